@@ -1,0 +1,62 @@
+# Two commands do everything: `make demo` (the main job on real data) and `make test`.
+# Each creates .venv and installs the pinned stack (constraints.txt) the first time.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= data/fashion-mnist
+OUT_DIR ?= out
+SYSTEM_FASHION_MNIST := /usr/share/datasets/fashion-mnist
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install demo data preprocess test test-fast lint format bench clean lock
+
+$(STAMP): setup.py constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Fashion-MNIST: Debian's package when we may install it (root, apt), else the
+# downloader's mirrors; the downloader prefers the system copy either way.
+data: install
+	@if [ ! -d $(SYSTEM_FASHION_MNIST) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist || true; fi
+	$(BIN)/python -m pipeline.download --dataset fashion_mnist --dest $(DATA_DIR)
+
+preprocess: data
+	$(BIN)/python -m pipeline.preprocess --input-dir $(DATA_DIR) --output-dir $(OUT_DIR)/data --overwrite
+
+demo: preprocess
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(OUT_DIR) build dist *.egg-info
+
+# Re-resolve the stack and pin it (run after changing install_requires).
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[test]'
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^idx-tfrecords' > constraints.txt
+	rm -rf .venv-lock

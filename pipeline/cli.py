@@ -1,0 +1,80 @@
+"""What every entry point shares: logging, one-line errors, a truthful exit status.
+
+The exit status is the truth: 0 on success, 1 on failure, 130 on Ctrl-C.
+Known failures (bad input, bad flags, an existing output) print one line,
+`error: <message>`; anything else prints its traceback.
+
+Why `os._exit`: on this stack (protobuf 6's upb backend with TF 2.21, TFT 1.21,
+Beam 2.77) a process that ran a tf.Transform pipeline dies with SIGSEGV while the
+interpreter tears itself down, after all work is done: upb repeated-field
+containers kept alive by Beam's DoFn caches are freed after the upb module's
+state is gone (PyUpb_RepeatedContainer_Dealloc -> PyModule_GetState(NULL);
+protocolbuffers/protobuf#22067). The entry points therefore flush their output
+and leave with `os._exit`, skipping the teardown that crashes. Library callers
+(tests, notebooks) are not affected: only `main` wrappers exit this way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+# Failures a user can fix from the message alone, printed without a traceback:
+# bad values and input (ValueError, hence IdxFormatError and flag checks) and
+# file-system trouble (OSError: missing input, existing output, failed download).
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Logs INFO (or DEBUG) lines with a time stamp to stderr."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("apache_beam", "absl", "tensorflow", "root"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _user_error(error: BaseException) -> BaseException | None:
+    """Finds a user error in an exception or its causes (runners wrap them)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, USER_ERRORS):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
+    """Runs `main(argv)` and returns its exit status, reporting any failure."""
+    try:
+        return int(main(argv) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # argparse's --help and usage errors
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException as e:  # noqa: BLE001 - the process boundary reports everything
+        user = _user_error(e)
+        if user is not None:
+            print(
+                f"error: {str(user).splitlines()[0] if str(user) else type(user).__name__}", file=sys.stderr
+            )
+        else:
+            traceback.print_exc()
+            print(f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        return 1
+
+
+def exit_with(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
+    """Runs `main`, flushes all output and ends the process with its status (see module doc)."""
+    status = run_main(main, argv)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

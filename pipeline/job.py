@@ -1,0 +1,328 @@
+"""The preprocessing job: IDX pairs -> tf.Transform -> sharded GZIP TFRecords.
+
+    train-* pair --ReadIdx--> train | eval (deterministic split, splits.py)
+    t10k-*  pair --ReadIdx--> test
+    train --AnalyzeAndTransformTrain--> transform_fn (analyzers see train only)
+    eval, test --TransformEval/Test (same transform_fn)-->
+    each split --Encode--> tf.Examples --Write--> SPLIT/part-SSSSS-of-NNNNN.tfrecord.gz
+
+Raw data enters tf.Transform as Arrow RecordBatches (TFXIO) and leaves as
+RecordBatches, encoded to tf.Examples by tfx_bsl's C++ encoder. Everything is
+written to a staging directory and committed at the end (outputs.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import logging
+import math
+import platform
+import time
+
+import apache_beam as beam
+import tensorflow_transform.beam as tft_beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+from tfx_bsl.public import tfxio
+
+from pipeline import outputs, preprocessing, sources, splits
+from schemas import features, layout
+
+EXAMPLES_PER_SHARD = 10_000  # automatic sharding: about 30 MB of floats a shard before gzip
+DEFAULT_RUNNER = "FnApiRunner"  # Beam's in-process portable runner: no Prism download, same results offline
+MANIFEST_FORMAT_VERSION = 1
+_TELEMETRY = ["idx-tfrecords", "preprocess"]
+_LOG = logging.getLogger(__name__)
+
+
+class PipelineError(RuntimeError):
+    """The pipeline ran but its outputs are not what the inputs promised."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessConfig:
+    """What one preprocessing run does (the job's own flags).
+
+    Attributes:
+      input_dir: directory holding train-images*, train-labels*, t10k-images*,
+        t10k-labels* IDX files (gzip or not); local or gs://.
+      output_dir: where the finished outputs go (see schemas/layout.py).
+      eval_fraction: share of the training file carved out as eval, in [0, 1).
+      num_shards: shards per split; 0 picks ceil(examples / EXAMPLES_PER_SHARD).
+      normalization: preprocessing.SCALE_0_1 or preprocessing.Z_SCORE.
+      overwrite: replace an existing output_dir.
+      dataset: key of schemas.features.CLASS_NAMES, recorded in the manifest.
+      records_per_task: records per parallel read of an uncompressed file.
+    """
+
+    input_dir: str
+    output_dir: str
+    eval_fraction: float = 0.1
+    num_shards: int = 0
+    normalization: str = preprocessing.SCALE_0_1
+    overwrite: bool = False
+    dataset: str = features.DEFAULT_DATASET
+    records_per_task: int = sources.DEFAULT_RECORDS_PER_TASK
+
+    def __post_init__(self):
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ValueError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.num_shards < 0:
+            raise ValueError(f"--num-shards must be >= 0 (0: automatic), got {self.num_shards}")
+        if self.normalization not in preprocessing.NORMALIZATIONS:
+            raise ValueError(
+                f"--normalization must be one of {preprocessing.NORMALIZATIONS}, got {self.normalization!r}"
+            )
+        features.class_names(self.dataset)
+        if self.records_per_task < 1:
+            raise ValueError(f"records_per_task must be >= 1, got {self.records_per_task}")
+
+
+def find_idx_file(input_dir: str, stem: str) -> str:
+    """Finds the one file named `stem`* (e.g. train-images*) in `input_dir`.
+
+    Raises:
+      FileNotFoundError: none, or more than one, matches.
+    """
+    pattern = layout.join(input_dir, stem + "*")
+    matches = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+    if len(matches) != 1:
+        found = ", ".join(matches) or "none"
+        raise FileNotFoundError(f"{input_dir}: expected exactly one IDX file named {stem}*, found {found}")
+    return matches[0]
+
+
+def open_inputs(input_dir: str) -> dict[str, sources.IdxPair]:
+    """Finds and validates the training and test IDX pairs of `input_dir`.
+
+    Returns:
+      {sources.TRAINING_SOURCE: pair, sources.TEST_SOURCE: pair}.
+
+    Raises:
+      FileNotFoundError, IdxFormatError: as `find_idx_file`, `sources.open_pair`
+      and `sources.check_all_labels`.
+    """
+    if not FileSystems.match([layout.join(input_dir, "*")])[0].metadata_list:
+        raise FileNotFoundError(f"{input_dir}: input directory is missing or empty")
+    pairs = {}
+    for stem in (sources.TRAINING_SOURCE, sources.TEST_SOURCE):
+        pair = sources.open_pair(
+            find_idx_file(input_dir, f"{stem}-images"), find_idx_file(input_dir, f"{stem}-labels")
+        )
+        if pair.count == 0:
+            raise PipelineError(f"{pair.images.path}: holds no images")
+        sources.check_all_labels(pair)
+        pairs[stem] = pair
+    return pairs
+
+
+def expected_counts(pairs: dict[str, sources.IdxPair], eval_fraction: float) -> dict[str, int]:
+    """Returns the examples each split must hold, from the headers alone."""
+    train_total = pairs[sources.TRAINING_SOURCE].count
+    n_eval = splits.eval_count(train_total, eval_fraction)
+    return {
+        layout.TRAIN: train_total - n_eval,
+        layout.EVAL: n_eval,
+        layout.TEST: pairs[sources.TEST_SOURCE].count,
+    }
+
+
+def shards_for(count: int, num_shards: int) -> int:
+    """Returns the shard count of a split: `num_shards`, or automatic when 0."""
+    return num_shards or max(1, math.ceil(count / EXAMPLES_PER_SHARD))
+
+
+def pipeline_options(beam_args: list[str]) -> PipelineOptions:
+    """Beam options from the flags the job does not own; local default runner.
+
+    With no --runner, the job runs on Beam's in-process FnApiRunner, the runner
+    DirectRunner itself falls back to when it cannot start Prism: deterministic
+    and offline. --runner=DirectRunner keeps Beam's own choice (it tries to
+    download Prism first); --runner=DataflowRunner runs on Google Cloud.
+    """
+    options = PipelineOptions(list(beam_args))
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = DEFAULT_RUNNER
+    return options
+
+
+class EncodeExamples(beam.DoFn):
+    """Transformed RecordBatches -> serialized tf.Examples (tfx_bsl's C++ encoder)."""
+
+    def __init__(self, split: str):
+        self._written = beam.metrics.Metrics.counter(sources.COUNTER_NAMESPACE, f"examples_written_{split}")
+        self._encoder = None
+
+    def setup(self):
+        self._encoder = tfxio.RecordBatchToExamplesEncoder()
+
+    def process(self, element):
+        record_batch, _ = element  # (RecordBatch, unary passthrough features)
+        self._written.inc(record_batch.num_rows)
+        yield from self._encoder.encode(record_batch)
+
+
+def _write_split(pcoll, split: str, staging_dir: str, num_shards: int):
+    return (
+        pcoll
+        | f"Encode{split.title()}" >> beam.ParDo(EncodeExamples(split))
+        | f"Write{split.title()}"
+        >> beam.io.WriteToTFRecord(
+            layout.join(layout.split_dir(staging_dir, split), layout.SHARD_PREFIX),
+            file_name_suffix=layout.SHARD_SUFFIX,
+            num_shards=num_shards,
+            shard_name_template=layout.SHARD_NAME_TEMPLATE,
+            compression_type=beam.io.filesystem.CompressionTypes.GZIP,
+        )
+    )
+
+
+def build_pipeline(p: beam.Pipeline, config: PreprocessConfig, pairs, shard_counts, staging_dir: str) -> None:
+    """Adds the whole job to `p`, writing into `staging_dir`."""
+    tasks = sources.plan_reads(
+        pairs[sources.TRAINING_SOURCE], layout.TRAIN, config.eval_fraction, config.records_per_task
+    ) + sources.plan_reads(pairs[sources.TEST_SOURCE], layout.TEST, 0.0, config.records_per_task)
+    raw = (
+        p
+        | "PlanReads" >> beam.Create(tasks)
+        | "SpreadReads" >> beam.Reshuffle()
+        | "ReadIdx" >> beam.ParDo(sources.ReadIdxRecordBatches()).with_outputs(*layout.SPLITS)
+    )
+    raw_tfxio = tfxio.TFExampleBeamRecord(
+        physical_format="inmem", telemetry_descriptors=_TELEMETRY, schema=features.load_raw_schema()
+    )
+    adapter_config = raw_tfxio.TensorAdapterConfig()
+    with tft_beam.Context(temp_dir=layout.join(staging_dir, "tmp")):
+        (train, _), transform_fn = (
+            raw[layout.TRAIN],
+            adapter_config,
+        ) | "AnalyzeAndTransformTrain" >> tft_beam.AnalyzeAndTransformDataset(
+            preprocessing.make_preprocessing_fn(config.normalization), output_record_batches=True
+        )
+        transformed = {layout.TRAIN: train}
+        for split in (layout.EVAL, layout.TEST):
+            transformed[split], _ = (
+                (raw[split], adapter_config),
+                transform_fn,
+            ) | f"Transform{split.title()}" >> tft_beam.TransformDataset(output_record_batches=True)
+        for split in layout.SPLITS:
+            _write_split(transformed[split], split, staging_dir, shard_counts[split])
+        _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(staging_dir)
+
+
+def _counter(result, name: str) -> int:
+    query = result.metrics().query(MetricsFilter().with_namespace(sources.COUNTER_NAMESPACE).with_name(name))
+    return sum(c.committed or 0 for c in query["counters"])
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in (
+        "idx-tfrecords",
+        "tensorflow",
+        "tensorflow-transform",
+        "apache-beam",
+        "tfx-bsl",
+        "pyarrow",
+        "numpy",
+    ):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _list_shards(staging_dir: str, split: str) -> list[str]:
+    pattern = layout.shard_pattern(staging_dir, split)
+    paths = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
+    prefix = staging_dir.rstrip("/") + "/"
+    return [p[len(prefix) :] for p in paths]
+
+
+def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = ()) -> dict:
+    """Runs the job and commits its outputs to `config.output_dir`.
+
+    Args:
+      config: the job's own settings.
+      beam_args: every other flag, for Beam's PipelineOptions (--runner, ...).
+
+    Returns:
+      The manifest written to OUTPUT_DIR/manifest.json.
+
+    Raises:
+      OutputExistsError: output_dir exists and config.overwrite is False.
+      FileNotFoundError, IdxFormatError: missing or malformed inputs.
+      PipelineError: the written counts differ from what the inputs hold.
+      Exception: whatever the runner raises; nothing is left in output_dir.
+    """
+    started = time.time()
+    outputs.check_output_dir(config.output_dir, config.overwrite)
+    pairs = open_inputs(config.input_dir)
+    counts = expected_counts(pairs, config.eval_fraction)
+    shard_counts = {split: shards_for(n, config.num_shards) for split, n in counts.items()}
+    options = pipeline_options(beam_args)
+    staging_dir = outputs.new_staging_dir(config.output_dir)
+    _LOG.info("staging outputs in %s", staging_dir)
+    try:
+        inputs = {}
+        for stem, pair in pairs.items():
+            for kind, header in (("images", pair.images), ("labels", pair.labels)):
+                inputs[f"{stem}_{kind}"] = {
+                    "path": header.path,
+                    "sha256": outputs.sha256(header.path),
+                    "bytes": header.file_size,
+                    "records": header.count,
+                    "dims": list(header.dims),
+                }
+        metadata_io.write_metadata(
+            dataset_metadata.DatasetMetadata(features.load_raw_schema()),
+            layout.join(staging_dir, layout.RAW_METADATA_DIR),
+        )
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, config, pairs, shard_counts, staging_dir)
+        result = p.run()
+        state = result.wait_until_finish()
+        if state != beam.runners.runner.PipelineState.DONE:
+            raise PipelineError(f"pipeline ended in state {state}")
+        written = {split: _counter(result, f"examples_written_{split}") for split in layout.SPLITS}
+        if written != counts:
+            raise PipelineError(f"examples written {written} differ from the inputs' {counts}")
+        outputs.discard(layout.join(staging_dir, "tmp"))
+        manifest = {
+            "format_version": MANIFEST_FORMAT_VERSION,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "dataset": config.dataset,
+            "class_names": list(features.class_names(config.dataset)),
+            "inputs": inputs,
+            "splits": {
+                split: {"examples": counts[split], "shards": _list_shards(staging_dir, split)}
+                for split in layout.SPLITS
+            },
+            "transform_fn": layout.TRANSFORM_FN_DIR,
+            "transformed_metadata": layout.TRANSFORMED_METADATA_DIR,
+            "raw_metadata": layout.RAW_METADATA_DIR,
+            "options": {
+                **{
+                    k: v
+                    for k, v in dataclasses.asdict(config).items()
+                    if k not in ("input_dir", "output_dir")
+                },
+                "split_seed": splits.DEFAULT_SEED,
+                "runner": str(options.view_as(StandardOptions).runner),
+                "images_read": _counter(result, "images_read"),
+            },
+            "versions": _versions(),
+            "wall_time_seconds": round(time.time() - started, 1),
+        }
+        outputs.commit(staging_dir, config.output_dir, manifest, config.overwrite)
+    except BaseException:
+        outputs.discard(staging_dir)
+        raise
+    _LOG.info("wrote %s in %.1f s", config.output_dir, time.time() - started)
+    return manifest

@@ -1,0 +1,1 @@
+"""The training job: parse-based input_fn, custom CNN Estimator, serving with the transform graph."""
