@@ -1,0 +1,128 @@
+"""train_and_evaluate with exporters; a tf.estimator-style DNN classifier learns."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.trainer.estimator import models
+from trainer import estimator as tfe
+
+v1 = tf.compat.v1
+
+
+def _events(eval_dir):
+    steps = []
+    for name in sorted(os.listdir(eval_dir)):
+        for event in v1.train.summary_iterator(os.path.join(eval_dir, name)):
+            if event.HasField("summary") and any(v.tag == "loss" for v in event.summary.value):
+                steps.append(event.step)
+    return steps
+
+
+def _specs(max_steps, exporters, throttle_secs=0):
+    return (
+        tfe.TrainSpec(models.train_input_fn, max_steps=max_steps),
+        tfe.EvalSpec(models.eval_input_fn, steps=None, exporters=exporters, throttle_secs=throttle_secs),
+    )
+
+
+def test_evaluates_after_each_checkpoint_and_exports(tmp_path):
+    est = tfe.Estimator(
+        models.linear_model_fn, str(tmp_path), config=models.config(save_checkpoints_steps=10)
+    )
+    latest = tfe.LatestExporter("latest", models.raw_receiver_fn, exports_to_keep=2)
+    final = tfe.FinalExporter("final", models.raw_receiver_fn)
+    metrics, exports = tfe.train_and_evaluate(est, *_specs(30, [latest, final]))
+    assert metrics["global_step"] == 30 and 0.0 <= metrics["accuracy"] <= 1.0
+    assert _events(tmp_path / "eval") == [10, 20, 30]  # not the step-0 save; the final one once
+    assert len(os.listdir(tmp_path / "export" / "latest")) == 2  # garbage-collected to exports_to_keep
+    assert len(os.listdir(tmp_path / "export" / "final")) == 1
+    assert sorted(os.path.dirname(e).decode() for e in exports) == [
+        str(tmp_path / "export" / "final"),
+        str(tmp_path / "export" / "latest"),
+    ]
+
+
+def test_best_exporter_exports_first_then_only_improvements_across_restarts(tmp_path):
+    losses = iter([0.5, 0.7, 0.4, 0.6, 0.3])
+
+    def compare(best_eval_result, current_eval_result):
+        return current_eval_result["loss"] < best_eval_result["loss"]
+
+    class Scripted(tfe.BestExporter):
+        def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
+            return super().export(
+                estimator, export_path, checkpoint_path, {**eval_result, "loss": next(losses)}, False
+            )
+
+    est = tfe.Estimator(
+        models.linear_model_fn, str(tmp_path), config=models.config(save_checkpoints_steps=10)
+    )
+    best = Scripted(
+        serving_input_receiver_fn=models.raw_receiver_fn, compare_fn=compare, event_file_pattern=None
+    )
+    tfe.train_and_evaluate(est, *_specs(30, [best]))
+    assert len(os.listdir(tmp_path / "export" / "best_exporter")) == 2  # 0.5 (first), then 0.4
+
+    # A restarted job reads its best from the eval events (the real losses) and exports only to beat it.
+    restarted = tfe.BestExporter(serving_input_receiver_fn=models.raw_receiver_fn)
+    first = restarted._best_in_event_files(str(tmp_path), current_step=None)
+    assert first is not None and first["global_step"] in (10, 20, 30)
+    worse = restarted.export(
+        est, str(tmp_path / "x"), est.latest_checkpoint(), {"loss": 1e9, "global_step": 99}, False
+    )
+    assert worse is None
+    better = restarted.export(
+        est, str(tmp_path / "x"), est.latest_checkpoint(), {"loss": -1.0, "global_step": 99}, False
+    )
+    assert better is not None
+
+
+def test_needs_checkpoints():
+    est = tfe.Estimator(models.linear_model_fn, config=tfe.RunConfig(save_checkpoints_secs=None))
+    with pytest.raises(ValueError, match="needs checkpoints"):
+        tfe.train_and_evaluate(est, *_specs(5, []))
+
+
+def _iris_like(n, seed):
+    """Three Gaussian classes in 4 dimensions, like the Iris measurements."""
+    rng = np.random.RandomState(seed)
+    centers = np.array([[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]], np.float32)
+    y = rng.randint(0, 3, n)
+    x = centers[y] + rng.normal(0, 0.35, (n, 4)).astype(np.float32)
+    return {"SepalLength": x[:, 0], "SepalWidth": x[:, 1], "PetalLength": x[:, 2], "PetalWidth": x[:, 3]}, y
+
+
+def dnn_model_fn(features, labels, mode, params):
+    """A custom DNN classifier written as the tf.estimator Iris guide writes one."""
+    net = tf.stack([features[k] for k in sorted(features)], axis=1)
+    for units in params["hidden_units"]:
+        net = v1.layers.dense(net, units, activation=tf.nn.relu)
+    logits = v1.layers.dense(net, params["n_classes"])
+    predicted = tf.argmax(logits, 1)
+    if mode == tfe.ModeKeys.PREDICT:
+        return tfe.EstimatorSpec(mode, predictions={"class_ids": predicted[:, tf.newaxis], "logits": logits})
+    loss = v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+    accuracy = v1.metrics.accuracy(labels=labels, predictions=predicted, name="acc_op")
+    if mode == tfe.ModeKeys.EVAL:
+        return tfe.EstimatorSpec(mode, loss=loss, eval_metric_ops={"accuracy": accuracy})
+    train_op = v1.train.AdagradOptimizer(0.1).minimize(loss, global_step=v1.train.get_global_step())
+    return tfe.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def test_iris_style_dnn_classifier_learns(tmp_path):
+    classifier = tfe.Estimator(
+        dnn_model_fn, str(tmp_path), params={"hidden_units": [10, 10], "n_classes": 3}, config=models.config()
+    )
+    train_x, train_y = _iris_like(600, 0)
+    test_x, test_y = _iris_like(300, 1)
+    classifier.train(
+        lambda: (
+            tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(600, seed=0).repeat().batch(32)
+        ),
+        steps=400,
+    )
+    result = classifier.evaluate(lambda: tf.data.Dataset.from_tensor_slices((test_x, test_y)).batch(100))
+    assert result["accuracy"] >= 0.9

@@ -1,0 +1,88 @@
+"""SessionRunHooks the Estimator adds to every run."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+_v1 = tf.compat.v1
+_LOG = logging.getLogger("trainer.estimator")
+
+
+class NanLossError(_v1.train.NanLossDuringTrainingError):
+    """Training stopped: the loss became NaN or infinite; the message names the step."""
+
+    def __init__(self, step: int, loss: float):
+        super().__init__()
+        self.step = step
+        self.loss = loss
+
+    def __str__(self):
+        return f"loss is {self.loss} at global step {self.step}: training stopped (NaN guard)"
+
+
+class NanLossGuardHook(_v1.train.SessionRunHook):
+    """Stops training with `NanLossError` when the loss is not finite."""
+
+    def __init__(self, loss: tf.Tensor, global_step: tf.Tensor):
+        self._fetches = {"loss": loss, "step": global_step}
+
+    def before_run(self, run_context):
+        return _v1.train.SessionRunArgs(self._fetches)
+
+    def after_run(self, run_context, run_values):
+        loss = run_values.results["loss"]
+        if not np.isfinite(loss):
+            # global_step was read before the step's update: this is the step that produced the loss.
+            raise NanLossError(int(run_values.results["step"]) + 1, float(loss))
+
+
+class LoggingHook(_v1.train.SessionRunHook):
+    """Logs `loss = ..., step = ... (steps/s)` every `every_n_steps` global steps."""
+
+    def __init__(self, loss: tf.Tensor, global_step: tf.Tensor, every_n_steps: int):
+        self._fetches = {"loss": loss, "step": global_step}
+        self._timer = _v1.train.SecondOrStepTimer(every_steps=every_n_steps)
+        self._steps_since = 0
+
+    def before_run(self, run_context):
+        return _v1.train.SessionRunArgs(self._fetches)
+
+    def after_run(self, run_context, run_values):
+        step = int(run_values.results["step"]) + 1
+        self._steps_since += 1
+        if self._timer.should_trigger_for_step(step):
+            elapsed, _ = self._timer.update_last_triggered_step(step)
+            rate = f", {self._steps_since / elapsed:.2f} steps/s" if elapsed else ""
+            _LOG.info("step %d: loss = %.5g%s", step, run_values.results["loss"], rate)
+            self._steps_since = 0
+
+
+class DatasetInitializerHook(_v1.train.SessionRunHook):
+    """Runs an input iterator's initializer when the session is created."""
+
+    def __init__(self, initializer):
+        self._initializer = initializer
+
+    def after_create_session(self, session, coord):
+        session.run(self._initializer)
+
+
+class StopAfterNEvalsHook(_v1.train.SessionRunHook):
+    """Requests a stop after `num_evals` evaluation steps (None: until the input ends)."""
+
+    def __init__(self, num_evals: int | None):
+        self._num_evals = num_evals
+        self._done = 0
+
+    def after_run(self, run_context, run_values):
+        self._done += 1
+        if self._num_evals is not None and self._done >= self._num_evals:
+            run_context.request_stop()
+
+    @property
+    def evals_done(self) -> int:
+        return self._done
+

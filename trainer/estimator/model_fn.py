@@ -1,0 +1,158 @@
+"""`EstimatorSpec`: what a model_fn returns, validated for its mode."""
+
+from __future__ import annotations
+
+import collections
+
+import tensorflow as tf
+
+from trainer.estimator import export
+from trainer.estimator.mode_keys import ModeKeys
+
+_v1 = tf.compat.v1
+LOSS_METRIC_KEY = "loss"
+
+_FIELDS = (
+    "mode",
+    "predictions",
+    "loss",
+    "train_op",
+    "eval_metric_ops",
+    "export_outputs",
+    "training_chief_hooks",
+    "training_hooks",
+    "scaffold",
+    "evaluation_hooks",
+    "prediction_hooks",
+)
+
+
+def _graph_tensor(value, what: str):
+    """Checks that `value` is a Tensor, Operation or Variable of the default graph."""
+    if not isinstance(value, (tf.Tensor, tf.Operation, tf.SparseTensor, tf.Variable)):
+        raise TypeError(f"{what} must be a Tensor or Operation, found {type(value).__name__}: {value!r}")
+    graph = value.graph
+    if graph is not _v1.get_default_graph():
+        raise ValueError(
+            f"{what} must be from the default graph (the one the Estimator built); {value!r} is not"
+        )
+    return value
+
+
+def _hooks(hooks, what: str) -> tuple:
+    hooks = tuple(hooks or ())
+    for hook in hooks:
+        if not isinstance(hook, _v1.train.SessionRunHook):
+            raise TypeError(f"{what} must be SessionRunHooks, found {type(hook).__name__}")
+    return hooks
+
+
+class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):
+    """What a model_fn returns: the ops and tensors of one mode.
+
+    Required by mode: TRAIN `loss` and `train_op`; EVAL `loss`; PREDICT
+    `predictions`. `loss` is a scalar float Tensor (shape [] or [1]).
+    `eval_metric_ops` maps names to `(value_tensor, update_op)` pairs, as
+    `tf.compat.v1.metrics.*` return them; the name "loss" is reserved.
+    `export_outputs` maps signature names to `export.ExportOutput`s; with several,
+    one must be "serving_default"; a single one also serves as the default; in
+    PREDICT mode without any, `PredictOutput(predictions)` is the default.
+
+    Raises:
+      ValueError / TypeError: a missing or ill-typed field, with its name.
+    """
+
+    def __new__(
+        cls,
+        mode,
+        predictions=None,
+        loss=None,
+        train_op=None,
+        eval_metric_ops=None,
+        export_outputs=None,
+        training_chief_hooks=None,
+        training_hooks=None,
+        scaffold=None,
+        evaluation_hooks=None,
+        prediction_hooks=None,
+    ):
+        if mode not in ModeKeys.ALL:
+            raise ValueError(f"mode must be one of {ModeKeys.ALL}, found {mode!r}")
+        if mode == ModeKeys.TRAIN and (loss is None or train_op is None):
+            missing = " and ".join(n for n, v in (("loss", loss), ("train_op", train_op)) if v is None)
+            raise ValueError(f"EstimatorSpec in TRAIN mode needs {missing}")
+        if mode == ModeKeys.EVAL and loss is None:
+            raise ValueError("EstimatorSpec in EVAL mode needs loss")
+        if mode == ModeKeys.PREDICT and predictions is None:
+            raise ValueError("EstimatorSpec in PREDICT mode needs predictions")
+
+        if loss is not None:
+            loss = _graph_tensor(loss, "loss")
+            if loss.shape.num_elements() not in (None, 1):
+                raise ValueError(f"loss must be a scalar, found shape {loss.shape}")
+            if loss.shape.rank != 0:
+                loss = tf.reshape(loss, [])
+        if train_op is not None:
+            train_op = _graph_tensor(train_op, "train_op")
+        if predictions is not None:
+            if isinstance(predictions, dict):
+                predictions = {k: _graph_tensor(v, f"predictions[{k!r}]") for k, v in predictions.items()}
+            else:
+                predictions = _graph_tensor(predictions, "predictions")
+
+        eval_metric_ops = dict(eval_metric_ops or {})
+        for name, pair in eval_metric_ops.items():
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise TypeError(
+                    f"eval_metric_ops[{name!r}] must be a (value, update_op) tuple, found {pair!r}"
+                )
+            _graph_tensor(pair[0], f"eval_metric_ops[{name!r}] value")
+            _graph_tensor(pair[1], f"eval_metric_ops[{name!r}] update_op")
+        if LOSS_METRIC_KEY in eval_metric_ops:
+            raise ValueError(
+                f'eval_metric_ops may not be named "{LOSS_METRIC_KEY}": the Estimator adds the mean loss'
+            )
+
+        export_outputs = _export_outputs(mode, export_outputs, predictions)
+        if scaffold is not None and not isinstance(scaffold, _v1.train.Scaffold):
+            raise TypeError(
+                f"scaffold must be a tf.compat.v1.train.Scaffold, found {type(scaffold).__name__}"
+            )
+        return super().__new__(
+            cls,
+            mode=mode,
+            predictions=predictions,
+            loss=loss,
+            train_op=train_op,
+            eval_metric_ops=eval_metric_ops,
+            export_outputs=export_outputs,
+            training_chief_hooks=_hooks(training_chief_hooks, "training_chief_hooks"),
+            training_hooks=_hooks(training_hooks, "training_hooks"),
+            scaffold=scaffold or _v1.train.Scaffold(),
+            evaluation_hooks=_hooks(evaluation_hooks, "evaluation_hooks"),
+            prediction_hooks=_hooks(prediction_hooks, "prediction_hooks"),
+        )
+
+    def _replace(self, **kwargs):
+        return EstimatorSpec(**{**self._asdict(), **kwargs})
+
+
+def _export_outputs(mode, export_outputs, predictions):
+    if export_outputs is None:
+        if mode != ModeKeys.PREDICT:
+            return None
+        return {export.DEFAULT_SERVING_KEY: export.PredictOutput(predictions)}
+    if not isinstance(export_outputs, dict) or not export_outputs:
+        raise TypeError(f"export_outputs must be a non-empty dict, found {export_outputs!r}")
+    for key, output in export_outputs.items():
+        if not isinstance(output, export.ExportOutput):
+            raise TypeError(f"export_outputs[{key!r}] must be an ExportOutput, found {type(output).__name__}")
+    export_outputs = dict(export_outputs)
+    if export.DEFAULT_SERVING_KEY not in export_outputs:
+        if len(export_outputs) > 1:
+            raise ValueError(
+                f"export_outputs has several entries {sorted(export_outputs)}; one must be "
+                f'"{export.DEFAULT_SERVING_KEY}"'
+            )
+        export_outputs[export.DEFAULT_SERVING_KEY] = next(iter(export_outputs.values()))
+    return export_outputs
