@@ -34,7 +34,7 @@ def decode_image(image_raw: tf.Tensor) -> tf.Tensor:
     check = tf.debugging.assert_equal(
         lengths,
         tf.constant(features.IMAGE_PIXELS, tf.int32),
-        message=f"feature '{features.IMAGE_RAW_KEY}' must be {features.IMAGE_PIXELS} bytes"
+        message=f"feature {features.IMAGE_RAW_KEY} must be {features.IMAGE_PIXELS} bytes"
         f" ({features.IMAGE_HEIGHT}x{features.IMAGE_WIDTH} uint8 pixels); lengths found:",
         summarize=8,
     )

@@ -13,22 +13,15 @@ import tensorflow_transform as tft
 
 from pipeline import idx, job, outputs, preprocess
 from schemas import features, layout
-from tests import idx_fixtures
+from tests import conftest, idx_fixtures
 
-N_TRAIN, N_TEST = 300, 60
+N_TRAIN, N_TEST = conftest.N_TRAIN, conftest.N_TEST
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """One pipeline run shared by the tests of this module: (input dir, output dir, manifest)."""
-    base = tmp_path_factory.mktemp("e2e")
-    input_dir = idx_fixtures.write_dataset(base / "idx", N_TRAIN, N_TEST)
-    output_dir = str(base / "out")
-    manifest = preprocess.run(
-        ["--input-dir", str(input_dir), "--output-dir", output_dir, "--num-shards", "2"]
-    )
-    return input_dir, output_dir, manifest
+@pytest.fixture
+def run(preprocessed):
+    return preprocessed
 
 
 def _read_split(output_dir, split):
@@ -123,7 +116,7 @@ def test_manifest_and_metadata(run):
     assert manifest["versions"]["tensorflow"].startswith("2.21")
     raw_schema = tft.tf_metadata.metadata_io.read_metadata(os.path.join(output_dir, layout.RAW_METADATA_DIR))
     assert raw_schema.schema == features.load_raw_schema()
-    assert os.listdir(os.path.dirname(output_dir)) == ["idx", "out"]  # no staging directory left
+    assert sorted(os.listdir(os.path.dirname(output_dir))) == ["idx", "out"]  # no staging directory left
 
 
 def test_existing_output_is_refused_without_overwrite(run):

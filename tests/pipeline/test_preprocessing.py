@@ -54,7 +54,7 @@ def test_z_score_over_all_pixels(tmp_path):
 
 
 def test_decode_refuses_wrong_length_naming_the_feature():
-    with pytest.raises(tf.errors.InvalidArgumentError, match="feature 'image_raw' must be 784 bytes"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="feature image_raw must be 784 bytes"):
         preprocessing.decode_image(tf.constant([b"\0" * 784, b"\0" * 783]))
 
 

@@ -200,9 +200,8 @@ class Estimator:
             if steps is not None or max_steps is not None:
                 all_hooks.append(_v1.train.StopAtStepHook(num_steps=steps, last_step=max_steps))
             if self._config.log_step_count_steps:
-                all_hooks.append(
-                    hooks_lib.LoggingHook(spec.loss, global_step, self._config.log_step_count_steps)
-                )
+                every = self._config.log_step_count_steps
+                all_hooks.append(hooks_lib.LoggingHook(spec.loss, global_step, _batch_size(features), every))
             chief_hooks = [*spec.training_chief_hooks, *self._chief_hooks(scaffold, saving_listeners)]
             loss = None
             with _v1.train.MonitoredTrainingSession(
@@ -513,6 +512,14 @@ class Estimator:
                 summary.value.add(tag=key, simple_value=float(value))
         writer.add_summary(summary, results[GLOBAL_STEP_KEY])
         writer.flush()
+
+
+def _batch_size(features) -> tf.Tensor:
+    """The examples in a batch: the first dimension of the first feature (1 if unknown)."""
+    for tensor in tf.nest.flatten(features):
+        if isinstance(tensor, tf.Tensor) and tensor.shape.rank:
+            return tf.shape(tensor, out_type=tf.int64)[0]
+    return tf.constant(1, tf.int64)
 
 
 def _to_python(value):

@@ -40,24 +40,38 @@ class NanLossGuardHook(_v1.train.SessionRunHook):
 
 
 class LoggingHook(_v1.train.SessionRunHook):
-    """Logs `loss = ..., step = ... (steps/s)` every `every_n_steps` global steps."""
+    """Logs `step N: loss = x, s steps/s, e examples/s` every `every_n_steps` global steps.
 
-    def __init__(self, loss: tf.Tensor, global_step: tf.Tensor, every_n_steps: int):
-        self._fetches = {"loss": loss, "step": global_step}
+    Args:
+      loss: the scalar loss.
+      global_step: the global step variable.
+      batch_size: a scalar int Tensor, the examples in the current batch.
+      every_n_steps: how often to log.
+    """
+
+    def __init__(self, loss: tf.Tensor, global_step: tf.Tensor, batch_size: tf.Tensor, every_n_steps: int):
+        self._fetches = {"loss": loss, "step": global_step, "batch": batch_size}
         self._timer = _v1.train.SecondOrStepTimer(every_steps=every_n_steps)
-        self._steps_since = 0
+        self._steps = 0
+        self._examples = 0
 
     def before_run(self, run_context):
         return _v1.train.SessionRunArgs(self._fetches)
 
     def after_run(self, run_context, run_values):
-        step = int(run_values.results["step"]) + 1
-        self._steps_since += 1
+        results = run_values.results
+        step = int(results["step"]) + 1
+        self._steps += 1
+        self._examples += int(results["batch"])
         if self._timer.should_trigger_for_step(step):
             elapsed, _ = self._timer.update_last_triggered_step(step)
-            rate = f", {self._steps_since / elapsed:.2f} steps/s" if elapsed else ""
-            _LOG.info("step %d: loss = %.5g%s", step, run_values.results["loss"], rate)
-            self._steps_since = 0
+            rates = (
+                f", {self._steps / elapsed:.3g} steps/s, {self._examples / elapsed:,.0f} examples/s"
+                if elapsed
+                else ""
+            )
+            _LOG.info("step %d: loss = %.5g%s", step, results["loss"], rates)
+            self._steps = self._examples = 0
 
 
 class DatasetInitializerHook(_v1.train.SessionRunHook):
@@ -85,4 +99,3 @@ class StopAfterNEvalsHook(_v1.train.SessionRunHook):
     @property
     def evals_done(self) -> int:
         return self._done
-

@@ -1,0 +1,124 @@
+"""The main job on a small fixture: preprocess -> train -> export -> serve raw examples.
+
+The exported model must be self-contained: the test deletes transform_fn/ before
+loading it, as tf.Transform's own tests do.
+"""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from pipeline import idx
+from schemas import features, layout
+from trainer import estimator as tfe
+from trainer import hparams as hparams_lib
+from trainer import inputs, model, predict, serving, task
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(preprocessed, tmp_path_factory):
+    input_dir, source_dir, _ = preprocessed
+    base = tmp_path_factory.mktemp("e2e")
+    data_dir = str(base / "data")
+    shutil.copytree(source_dir, data_dir)
+    hparams = hparams_lib.HParams(train_steps=30, batch_size=16, save_checkpoints_steps=10, throttle_secs=0)
+    result = task.train(data_dir, str(base / "job"), hparams)
+    return input_dir, data_dir, result, hparams
+
+
+def test_training_evaluates_and_exports(trained):
+    _, _, result, _ = trained
+    job_dir = result["job_dir"]
+    assert result["eval"]["global_step"] == 30 and result["test"]["global_step"] == 30
+    assert 0 <= result["test"]["accuracy"] <= 1
+    assert os.path.exists(os.path.join(job_dir, hparams_lib.HPARAMS_FILE))
+    assert len(os.listdir(os.path.join(job_dir, "export", task.LATEST_EXPORTER))) == 3  # steps 10, 20, 30
+    assert os.path.dirname(result["export"]) == os.path.join(job_dir, "export", task.BEST_EXPORTER)
+    assert os.listdir(os.path.join(job_dir, "eval_test"))
+
+
+def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(trained):
+    input_dir, data_dir, result, hparams = trained
+    transform = tft.TFTransformOutput(data_dir)
+    estimator = tfe.Estimator(
+        model.model_fn,
+        result["job_dir"],
+        params={"model": hparams.model, "learning_rate": 1e-3, "class_names": ["c"] * 10},
+    )
+    test_files = layout.shard_pattern(data_dir, layout.TEST)
+    expected = list(
+        estimator.predict(lambda: inputs.input_fn(test_files, transform, 16, tfe.ModeKeys.PREDICT))
+    )
+    # Which raw record each prediction belongs to: pixels 0 and 1 hold its index (tests/idx_fixtures.py).
+    stored = np.concatenate(
+        [b[features.IMAGE_KEY].numpy() for b in inputs.input_fn(test_files, transform, 16, "infer")]
+    )
+    index = np.rint(stored[:, 0] * 255).astype(int) + 256 * np.rint(stored[:, 1] * 255).astype(int)
+
+    shutil.rmtree(os.path.join(data_dir, layout.TRANSFORM_FN_DIR))  # serving must not need it
+    latest = task.newest_export(os.path.join(result["job_dir"], "export", task.LATEST_EXPORTER))  # step 30's
+    loaded = tf.saved_model.load(latest)
+    raw = idx.read_idx(str(next(input_dir.glob("t10k-images*"))), idx.IMAGES_NDIM)
+    examples = tf.constant([serving.raw_example(image.tobytes()) for image in raw])
+    served = loaded.signatures["serving_default"](examples=examples)
+    np.testing.assert_array_equal(served["classes"].numpy()[index], [p["classes"] for p in expected])
+    np.testing.assert_allclose(
+        served["probabilities"].numpy()[index], [p["probabilities"] for p in expected], atol=1e-5
+    )
+    by_bytes = loaded.signatures[predict.RAW_BYTES_SIGNATURE](
+        image_raw=tf.constant([r.tobytes() for r in raw])
+    )
+    np.testing.assert_allclose(by_bytes["probabilities"], served["probabilities"], atol=1e-6)
+    names = loaded.signatures[model.CLASSIFICATION_SIGNATURE](inputs=examples[:2])["classes"].numpy()
+    assert names.shape == (2, 10) and names[0, 9] == b"Ankle boot"
+
+
+def test_bad_serving_input_names_the_feature_and_the_model_keeps_serving(trained):
+    input_dir, _, result, _ = trained
+    loaded = tf.saved_model.load(result["export"])
+    serve = loaded.signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="feature image_raw must be 784 bytes"):
+        serve(examples=tf.constant([serving.raw_example(b"\0" * 783)]))
+    empty = tf.train.Example().SerializeToString()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image_raw"):
+        serve(examples=tf.constant([empty]))
+    good = serve(examples=tf.constant([serving.raw_example(b"\0" * 784)]))
+    assert good["probabilities"].shape == (1, 10)
+
+
+def test_predict_command_writes_predictions_and_a_report(trained, tmp_path):
+    input_dir, _, result, _ = trained
+    images = str(next(input_dir.glob("t10k-images*")))
+    labels = str(next(input_dir.glob("t10k-labels*")))
+    output = tmp_path / "predictions.csv"
+    assert (
+        predict.main(
+            [
+                "--saved-model",
+                result["export"],
+                "--idx-images",
+                images,
+                "--idx-labels",
+                labels,
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
+    rows = output.read_text().splitlines()
+    assert rows[0] == "index,class,class_name,probability,label" and len(rows) == 61
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
+    assert "| 9 | Ankle boot |" in (tmp_path / "per_class_accuracy.md").read_text()
+
+
+def test_job_dir_of_another_model_is_refused(trained, tmp_path):
+    _, data_dir, result, hparams = trained
+    with pytest.raises(ValueError, match="holds checkpoints of model 'cnn', not 'vgg'"):
+        task.train(data_dir, result["job_dir"], hparams_lib.HParams(model="vgg", train_steps=1))

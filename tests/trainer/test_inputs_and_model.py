@@ -1,0 +1,82 @@
+"""input_fn gives the transformed spec's shapes; model_fn works in every mode for both models."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from schemas import features, layout
+from trainer import inputs, model
+from trainer.estimator import EstimatorSpec, ModeKeys, export
+
+v1 = tf.compat.v1
+
+
+def test_input_fn_yields_the_transformed_spec(preprocessed):
+    _, data_dir, manifest = preprocessed
+    transform = tft.TFTransformOutput(data_dir)
+    pattern = layout.shard_pattern(data_dir, layout.EVAL)
+    batches = list(inputs.input_fn(pattern, transform, 8, ModeKeys.EVAL))
+    feats, labels = batches[0]
+    assert set(feats) == {features.IMAGE_KEY}
+    assert feats[features.IMAGE_KEY].shape == (8, features.IMAGE_PIXELS)
+    assert feats[features.IMAGE_KEY].dtype == tf.float32 and labels.dtype == tf.int64 and labels.shape == (8,)
+    assert (
+        sum(len(b[1]) for b in batches) == manifest["splits"][layout.EVAL]["examples"]
+    )  # every example once
+    again = [b[1].numpy() for b in inputs.input_fn(pattern, transform, 8, ModeKeys.EVAL)]
+    np.testing.assert_array_equal(np.concatenate(again), np.concatenate([b[1].numpy() for b in batches]))
+    predict = next(iter(inputs.input_fn(pattern, transform, 8, ModeKeys.PREDICT)))
+    assert set(predict) == {features.IMAGE_KEY}
+
+
+def test_train_input_repeats_and_shuffles(preprocessed):
+    _, data_dir, _ = preprocessed
+    transform = tft.TFTransformOutput(data_dir)
+    pattern = layout.shard_pattern(data_dir, layout.TRAIN)
+    labels = [b[1].numpy() for b in inputs.input_fn(pattern, transform, 100, ModeKeys.TRAIN, seed=1).take(10)]
+    assert len(labels) == 10  # 1000 examples from 270: it repeats
+    evaluation = np.concatenate(
+        [b[1].numpy() for b in inputs.input_fn(pattern, transform, 100, ModeKeys.EVAL)]
+    )
+    assert not np.array_equal(np.concatenate(labels)[:270], evaluation)
+
+
+def test_missing_shards_named():
+    with pytest.raises(FileNotFoundError, match="no TFRecord shards match /nowhere"):
+        inputs.input_fn("/nowhere/part-*", None, 8, ModeKeys.TRAIN)
+
+
+@pytest.mark.parametrize("name", model.MODELS)
+def test_model_fn_in_all_modes(name):
+    params = {"model": name, "learning_rate": 1e-3, "class_names": [str(i) for i in range(10)]}
+    rng = np.random.default_rng(0)
+    image = rng.random((4, features.IMAGE_PIXELS), dtype=np.float32)
+    label = np.array([0, 1, 2, 3])
+    for mode in ModeKeys.ALL:
+        with tf.Graph().as_default():
+            v1.train.get_or_create_global_step()
+            feats = {features.IMAGE_KEY: tf.constant(image)}
+            labels = None if mode == ModeKeys.PREDICT else tf.constant(label, tf.int64)
+            spec = model.model_fn(feats, labels, mode, params)
+            assert isinstance(spec, EstimatorSpec) and spec.mode == mode
+            with v1.Session() as session:
+                session.run([v1.global_variables_initializer(), v1.local_variables_initializer()])
+                if mode == ModeKeys.TRAIN:
+                    _, loss = session.run([spec.train_op, spec.loss])
+                    assert np.isfinite(loss) and session.run(v1.train.get_global_step()) == 1
+                elif mode == ModeKeys.EVAL:
+                    assert set(spec.eval_metric_ops) == {"accuracy", "mean_per_class_accuracy"}
+                    session.run([op for _, op in spec.eval_metric_ops.values()])
+                    assert 0 <= session.run(spec.eval_metric_ops["accuracy"][0]) <= 1
+                else:
+                    out = session.run(spec.predictions)
+                    assert out["probabilities"].shape == (4, 10) and out["classes"].shape == (4,)
+                    np.testing.assert_allclose(out["probabilities"].sum(1), 1, rtol=1e-5)
+                    assert set(spec.export_outputs) == {"serving_default", model.CLASSIFICATION_SIGNATURE}
+                    assert isinstance(spec.export_outputs["classification"], export.ClassificationOutput)
+
+
+def test_unknown_model():
+    with tf.Graph().as_default(), pytest.raises(ValueError, match="unknown model 'resnet'"):
+        model.model_fn({features.IMAGE_KEY: tf.zeros([1, 784])}, None, ModeKeys.PREDICT, {"model": "resnet"})

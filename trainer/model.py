@@ -1,0 +1,130 @@
+"""The custom CNN Estimator's model_fn: `cnn` (Deep MNIST) and `vgg` (for Fashion-MNIST).
+
+Written as a tf.estimator model_fn with `tf.compat.v1` layers, so it runs unchanged
+on this project's Estimator runtime.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from schemas import features as feature_schema
+from trainer.estimator import EstimatorSpec, ModeKeys
+from trainer.estimator import export as export_lib
+
+v1 = tf.compat.v1
+CNN = "cnn"
+VGG = "vgg"
+MODELS = (CNN, VGG)
+CLASSIFICATION_SIGNATURE = "classification"
+
+
+def cnn_logits(images: tf.Tensor, training: bool) -> tf.Tensor:
+    """The network of TensorFlow's "Deep MNIST for Experts" tutorial.
+
+    conv 5x5x32 -> max-pool 2 -> conv 5x5x64 -> max-pool 2 -> dense 1024 ->
+    dropout 0.4 -> dense NUM_CLASSES.
+
+    Args:
+      images: float32 [batch, 28, 28, 1].
+      training: whether dropout is active.
+
+    Returns:
+      float32 logits [batch, NUM_CLASSES].
+    """
+    net = v1.layers.conv2d(images, 32, 5, padding="same", activation=tf.nn.relu, name="conv1")
+    net = v1.layers.max_pooling2d(net, 2, 2, name="pool1")
+    net = v1.layers.conv2d(net, 64, 5, padding="same", activation=tf.nn.relu, name="conv2")
+    net = v1.layers.max_pooling2d(net, 2, 2, name="pool2")
+    net = v1.layers.flatten(net)
+    net = v1.layers.dense(net, 1024, activation=tf.nn.relu, name="dense")
+    net = v1.layers.dropout(net, rate=0.4, training=training)
+    return v1.layers.dense(net, feature_schema.NUM_CLASSES, name="logits")
+
+
+def vgg_logits(images: tf.Tensor, training: bool) -> tf.Tensor:
+    """A small VGG-style network for Fashion-MNIST.
+
+    Two blocks of two 3x3 convolutions (32, then 64 filters) with batch
+    normalization, each followed by max-pool 2 and dropout 0.25; then dense 512 ->
+    dropout 0.5 -> dense NUM_CLASSES.
+
+    Args / Returns: as `cnn_logits`.
+    """
+    net = images
+    for block, filters in enumerate((32, 64), start=1):
+        for i in (1, 2):
+            net = v1.layers.conv2d(
+                net, filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{i}"
+            )
+            net = v1.layers.batch_normalization(net, training=training, name=f"block{block}_bn{i}")
+            net = tf.nn.relu(net)
+        net = v1.layers.max_pooling2d(net, 2, 2, name=f"block{block}_pool")
+        net = v1.layers.dropout(net, rate=0.25, training=training)
+    net = v1.layers.flatten(net)
+    net = v1.layers.dense(net, 512, activation=tf.nn.relu, name="dense")
+    net = v1.layers.dropout(net, rate=0.5, training=training)
+    return v1.layers.dense(net, feature_schema.NUM_CLASSES, name="logits")
+
+
+_NETWORKS = {CNN: cnn_logits, VGG: vgg_logits}
+
+
+def model_fn(features, labels, mode, params):
+    """The Estimator's model_fn.
+
+    Args:
+      features: {IMAGE_KEY: float32 [batch, IMAGE_PIXELS]}, normalized by tf.Transform.
+      labels: int64 [batch] class indices (None in PREDICT mode).
+      mode: a ModeKeys value.
+      params: {"model": "cnn" | "vgg", "learning_rate": float, "class_names": [NUM_CLASSES str]}.
+
+    Returns:
+      An EstimatorSpec. Predictions: classes int64 [batch], probabilities float32
+      [batch, NUM_CLASSES], logits. Eval metrics: accuracy, mean_per_class_accuracy.
+      Export outputs: serving_default (classes, probabilities) and classification
+      (class-name strings and their scores).
+
+    Raises:
+      ValueError: an unknown params["model"].
+    """
+    if params["model"] not in _NETWORKS:
+        raise ValueError(f"unknown model {params['model']!r}: expected one of {MODELS}")
+    training = mode == ModeKeys.TRAIN
+    images = tf.reshape(
+        features[feature_schema.IMAGE_KEY], [-1, feature_schema.IMAGE_HEIGHT, feature_schema.IMAGE_WIDTH, 1]
+    )
+    logits = _NETWORKS[params["model"]](images, training)
+    probabilities = tf.nn.softmax(logits, name="probabilities")
+    classes = tf.argmax(logits, axis=1, name="classes")
+    predictions = {"classes": classes, "probabilities": probabilities, "logits": logits}
+
+    if mode == ModeKeys.PREDICT:
+        names = tf.constant(list(params["class_names"]), tf.string)
+        export_outputs = {
+            export_lib.DEFAULT_SERVING_KEY: export_lib.PredictOutput(
+                {"classes": classes, "probabilities": probabilities}
+            ),
+            CLASSIFICATION_SIGNATURE: export_lib.ClassificationOutput(
+                scores=probabilities, classes=tf.tile(names[tf.newaxis, :], [tf.shape(logits)[0], 1])
+            ),
+        }
+        return EstimatorSpec(mode, predictions=predictions, export_outputs=export_outputs)
+
+    loss = v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+    accuracy = v1.metrics.accuracy(labels=labels, predictions=classes, name="accuracy")
+    if mode == ModeKeys.EVAL:
+        metrics = {
+            "accuracy": accuracy,
+            "mean_per_class_accuracy": v1.metrics.mean_per_class_accuracy(
+                labels, classes, feature_schema.NUM_CLASSES, name="mean_per_class_accuracy"
+            ),
+        }
+        return EstimatorSpec(mode, loss=loss, eval_metric_ops=metrics)
+
+    v1.summary.image("images", images, max_outputs=4)
+    v1.summary.scalar("accuracy", tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32)))
+    optimizer = v1.train.AdamOptimizer(learning_rate=params["learning_rate"])
+    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):  # batch-norm statistics
+        train_op = optimizer.minimize(loss, global_step=v1.train.get_global_step())
+    return EstimatorSpec(mode, loss=loss, train_op=train_op)

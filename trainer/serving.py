@@ -1,0 +1,53 @@
+"""The serving input: raw tf.Examples through the same tf.Transform graph as training.
+
+Signatures of the exported model (Estimator.export_saved_model):
+  serving_default            examples: serialized raw tf.Example [batch] (image_raw
+                             bytes, no label) -> classes, probabilities
+  classification             the same input -> class names and scores (TF Serving Classify)
+  image_raw:serving_default  image_raw: the 784 raw bytes of each image [batch]
+                             (JSON clients send them base64: {"b64": ...})
+
+Requests go through the transform graph written by the preprocessing job, so
+serving computes exactly what training saw. An image_raw that is not 784 bytes
+(the transform's own check) or a missing one (the parser) is an
+InvalidArgumentError naming `image_raw`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from schemas import features
+from trainer.estimator import export as export_lib
+
+RAW_BYTES_RECEIVER = features.IMAGE_RAW_KEY
+
+
+def make_serving_input_receiver_fn(tf_transform_output):
+    """Returns the serving_input_receiver_fn for the Estimator's exporters.
+
+    Args:
+      tf_transform_output: `tft.TFTransformOutput` of the preprocessing run; its
+        transform graph (and any assets) becomes part of the exported model.
+    """
+
+    def serving_input_receiver_fn():
+        examples = tf.compat.v1.placeholder(tf.string, [None], name="input_example_tensor")
+        raw = tf.io.parse_example(examples, features.serving_raw_feature_spec())
+        transformed = tf_transform_output.transform_raw_features(raw, drop_unused_features=True)
+        transformed.pop(features.LABEL_KEY, None)
+        # The alternative feeds image_raw where parsing would produce it, skipping the parse.
+        alternatives = {RAW_BYTES_RECEIVER: {features.IMAGE_RAW_KEY: raw[features.IMAGE_RAW_KEY]}}
+        return export_lib.ServingInputReceiver(
+            transformed, {export_lib.EXAMPLES_RECEIVER_KEY: examples}, alternatives
+        )
+
+    return serving_input_receiver_fn
+
+
+def raw_example(image_raw: bytes, label: int | None = None) -> bytes:
+    """Serializes one raw tf.Example (what a client sends to serving_default)."""
+    feature = {features.IMAGE_RAW_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_raw]))}
+    if label is not None:
+        feature[features.LABEL_KEY] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
