@@ -30,7 +30,15 @@ data: install
 preprocess: data
 	$(BIN)/python -m pipeline.preprocess --input-dir $(DATA_DIR) --output-dir $(OUT_DIR)/data --overwrite
 
+# The whole job: IDX -> TFRecords + transform graph -> trained CNN -> SavedModel -> test predictions.
 demo: preprocess
+	rm -rf $(OUT_DIR)/job
+	$(BIN)/python -m trainer.task --data-dir $(OUT_DIR)/data --job-dir $(OUT_DIR)/job
+	$(BIN)/python -m trainer.predict --saved-model "$$(ls -d $(OUT_DIR)/job/export/best/* | tail -n 1)" \
+	  --idx-images $(DATA_DIR)/t10k-images-idx3-ubyte.gz --idx-labels $(DATA_DIR)/t10k-labels-idx1-ubyte.gz \
+	  --output $(OUT_DIR)/predictions.csv --report-dir $(OUT_DIR)/report
+	@echo "outputs in $(OUT_DIR)/: data/ (TFRecords, transform_fn/), job/ (checkpoints, export/), report/"
+	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(OUT_DIR)/job"
 
 test: install
 	$(BIN)/python -m pytest

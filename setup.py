@@ -32,6 +32,7 @@ setup(
         "tensorflow-transform>=1.21,<1.22",
         "apache-beam[gcp]>=2.77,<2.78",
         "tf-keras>=2.21,<2.22",
+        "tensorboard>=2.21,<2.22",
         "tfx-bsl>=1.21,<1.22",
         "tensorflow-metadata>=1.21,<1.22",
         "pyarrow",
@@ -46,6 +47,8 @@ setup(
         "console_scripts": [
             "idx-preprocess=pipeline.preprocess:entry",
             "idx-download=pipeline.download:entry",
+            "idx-train=trainer.task:entry",
+            "idx-predict=trainer.predict:entry",
         ],
     },
 )

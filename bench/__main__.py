@@ -1,4 +1,11 @@
-"""Run the benchmarks and print a table: `python -m bench [--repeats N] [--only NAME]`."""
+"""Run the benchmarks and print a table.
+
+    python -m bench                 # the fast set (about 10 minutes on 2 cores)
+    python -m bench --full          # also accuracy of full training runs (about 30 minutes)
+    python -m bench --only serving  # one benchmark
+
+Every figure is a ratio against a baseline run in the same process.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +15,72 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from bench import common, preprocessing  # noqa: E402
+from bench import accuracy, common, preprocessing, serving, training  # noqa: E402
 
-TARGETS = {"preprocessing": "pipeline <= 2x baseline (aim: parity)"}
+MULTIPROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+
+
+def _preprocessing(repeats):
+    return {
+        "in_memory": preprocessing.run(repeats),
+        "multi_process": preprocessing.run(repeats, beam_args=MULTIPROCESS),
+    }
+
+
+FAST = {
+    "preprocessing": _preprocessing,
+    "training": lambda repeats: training.run(repeats),
+    "serving": lambda repeats: serving.run(),
+}
+FULL = {"accuracy": lambda repeats: accuracy.run()}
+
+
+def _table(results: dict) -> str:
+    lines = ["machine: " + ", ".join(f"{k} {v}" for k, v in results["machine"].items())]
+    if "preprocessing" in results:
+        for mode, r in results["preprocessing"].items():
+            lines.append(
+                f"preprocessing ({mode}): pipeline {r['pipeline_s']:.1f} s vs plain writer {r['baseline_s']:.1f} s"
+                f" -> ratio {r['ratio']:.2f} (target <= 2.0); {r['examples']} examples"
+            )
+    if "training" in results:
+        r = results["training"]
+        lines.append(
+            f"training: Estimator {r['estimator_examples_per_s']:.0f} ex/s vs Model.fit {r['keras_fit_examples_per_s']:.0f}"
+            f" ex/s -> ratio {r['ratio_vs_keras_fit']:.2f} (target >= 1.0); hooks+summaries cost"
+            f" {100 * r['hooks_and_summaries_cost']:.1f}% (target <= 5%)"
+        )
+    if "serving" in results:
+        r = results["serving"]
+        w, wo = r["with_transform"], r["without_transform"]
+        lines.append(
+            f"serving: batch 1 p50/p99 {w['p50_ms']:.2f}/{w['p99_ms']:.2f} ms with transform vs"
+            f" {wo['p50_ms']:.2f}/{wo['p99_ms']:.2f} ms without; batch 256 {w['batch256_examples_per_s']:.0f} vs"
+            f" {wo['batch256_examples_per_s']:.0f} ex/s -> transform cost {100 * r['transform_cost_p50']:+.1f}% p50,"
+            f" {100 * r['transform_cost_throughput']:+.1f}% throughput (target <= 10%)"
+        )
+    for name, r in results.get("accuracy", {}).items():
+        lines.append(
+            f"accuracy ({name}): test {r['test_accuracy']:.4f} (target >= {r['target']}) after {r['steps']} steps,"
+            f" {r['train_minutes']:.1f} min"
+        )
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="also the long benchmarks")
+    parser.add_argument("--only", choices=sorted({**FAST, **FULL}), action="append")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
+    chosen = args.only or list(FAST) + (list(FULL) if args.full else [])
     results = {"machine": common.machine()}
-    results["preprocessing"] = preprocessing.run(args.repeats)
-    results["preprocessing_multiprocess"] = preprocessing.run(
-        args.repeats, beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=2")
-    )
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in results["machine"].items()))
-    print(f"{'benchmark':<28}{'baseline s':>12}{'ours s':>10}{'ratio':>8}  target")
-    for name in ("preprocessing", "preprocessing_multiprocess"):
-        r = results[name]
-        print(
-            f"{name:<28}{r['baseline_s']:>12.2f}{r['pipeline_s']:>10.2f}{r['ratio']:>8.2f}  {TARGETS['preprocessing']}"
-        )
+    for name in chosen:
+        results[name] = {**FAST, **FULL}[name](args.repeats)
+    print(_table(results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

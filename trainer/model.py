@@ -77,7 +77,10 @@ def model_fn(features, labels, mode, params):
       features: {IMAGE_KEY: float32 [batch, IMAGE_PIXELS]}, normalized by tf.Transform.
       labels: int64 [batch] class indices (None in PREDICT mode).
       mode: a ModeKeys value.
-      params: {"model": "cnn" | "vgg", "learning_rate": float, "class_names": [NUM_CLASSES str]}.
+      params: {"model": "cnn" | "vgg", "learning_rate": float (Adam's initial rate),
+        "decay_steps": int or None (cosine decay of the rate to 0 over this many
+        steps; None: constant), "augment": bool (random left-right flips while
+        training: right for clothes, wrong for digits), "class_names": [NUM_CLASSES str]}.
 
     Returns:
       An EstimatorSpec. Predictions: classes int64 [batch], probabilities float32
@@ -94,6 +97,8 @@ def model_fn(features, labels, mode, params):
     images = tf.reshape(
         features[feature_schema.IMAGE_KEY], [-1, feature_schema.IMAGE_HEIGHT, feature_schema.IMAGE_WIDTH, 1]
     )
+    if training and params["augment"]:
+        images = tf.image.random_flip_left_right(images)
     logits = _NETWORKS[params["model"]](images, training)
     probabilities = tf.nn.softmax(logits, name="probabilities")
     classes = tf.argmax(logits, axis=1, name="classes")
@@ -124,7 +129,12 @@ def model_fn(features, labels, mode, params):
 
     v1.summary.image("images", images, max_outputs=4)
     v1.summary.scalar("accuracy", tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32)))
-    optimizer = v1.train.AdamOptimizer(learning_rate=params["learning_rate"])
+    global_step = v1.train.get_global_step()
+    learning_rate = params["learning_rate"]
+    if params["decay_steps"]:
+        learning_rate = v1.train.cosine_decay(learning_rate, global_step, params["decay_steps"])
+        v1.summary.scalar("learning_rate", learning_rate)
+    optimizer = v1.train.AdamOptimizer(learning_rate=learning_rate)
     with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):  # batch-norm statistics
-        train_op = optimizer.minimize(loss, global_step=v1.train.get_global_step())
+        train_op = optimizer.minimize(loss, global_step=global_step)
     return EstimatorSpec(mode, loss=loss, train_op=train_op)

@@ -55,12 +55,24 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument(
+        "--constant-learning-rate", action="store_true", help="no cosine decay of the learning rate"
+    )
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.augment,
+        help="random left-right flips while training (default: for Fashion-MNIST, not for digits)",
+    )
+    parser.add_argument(
         "--eval-steps", type=int, help="batches per evaluation (default: the whole eval split)"
     )
     parser.add_argument("--save-checkpoints-steps", type=int, default=defaults.save_checkpoints_steps)
     parser.add_argument("--keep-checkpoint-max", type=int, default=defaults.keep_checkpoint_max)
     parser.add_argument("--throttle-secs", type=int, default=defaults.throttle_secs)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--log-steps", type=int, default=defaults.log_step_count_steps, help="log every N steps"
+    )
     parser.add_argument("--verbose", action="store_true", help="TensorFlow's own INFO logs too")
     args = parser.parse_args(argv)
     args.job_dir = os.environ.get(ENV_CHECKPOINT_DIR) or args.job_dir
@@ -72,11 +84,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_
         num_epochs=args.num_epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        constant_learning_rate=args.constant_learning_rate,
+        augment=args.augment,
         eval_steps=args.eval_steps,
         save_checkpoints_steps=args.save_checkpoints_steps,
         keep_checkpoint_max=args.keep_checkpoint_max,
         throttle_secs=args.throttle_secs,
         seed=args.seed,
+        log_step_count_steps=args.log_steps,
     )
     return args, hparams
 
@@ -117,7 +132,18 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
     manifest = outputs.read_manifest(data_dir)
     transform_output = tft.TFTransformOutput(data_dir)
     check_job_dir(job_dir, hparams)
-    hparams.save(job_dir)
+    config = tfe.RunConfig(
+        model_dir=job_dir,
+        tf_random_seed=hparams.seed,
+        save_checkpoints_steps=hparams.save_checkpoints_steps,
+        keep_checkpoint_max=hparams.keep_checkpoint_max,
+        log_step_count_steps=hparams.log_step_count_steps,
+    )
+    if config.is_chief:
+        hparams.save(job_dir)
+    # Each task of a cluster shuffles its input with its own seed: workers read the
+    # same files in different orders (robust to a worker dying, unlike file sharding).
+    shuffle_seed = hparams.seed + max(0, config.global_id_in_cluster)
     max_steps = hparams.max_steps(manifest["splits"][layout.TRAIN]["examples"])
     _LOG.info(
         "training %s to step %d, batch %d; model_dir %s",
@@ -135,20 +161,10 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
             hparams.batch_size,
             mode,
             shuffle_buffer=hparams.shuffle_buffer,
-            seed=hparams.seed,
+            seed=shuffle_seed,
         )
 
-    config = tfe.RunConfig(
-        model_dir=job_dir,
-        tf_random_seed=hparams.seed,
-        save_checkpoints_steps=hparams.save_checkpoints_steps,
-        keep_checkpoint_max=hparams.keep_checkpoint_max,
-    )
-    params = {
-        "model": hparams.model,
-        "learning_rate": hparams.learning_rate,
-        "class_names": manifest["class_names"],
-    }
+    params = hparams.model_params(max_steps, manifest["dataset"], manifest["class_names"])
     estimator = tfe.Estimator(model.model_fn, config=config, params=params)
     receiver_fn = serving.make_serving_input_receiver_fn(transform_output)
     exporters = [
@@ -166,6 +182,8 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
             throttle_secs=hparams.throttle_secs,
         ),
     )
+    if not config.is_chief:  # worker, ps or evaluator: the chief reports the results
+        return {"eval": metrics, "test": None, "export": None, "exports": [], "job_dir": job_dir}
     test_metrics = estimator.evaluate(input_fn_for(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)
     best = newest_export(os.path.join(job_dir, "export", BEST_EXPORTER))
     _copy_for_vertex(job_dir, best)
@@ -216,6 +234,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
     if args.verbose:
         logging.getLogger("tensorflow").setLevel(logging.INFO)
     result = train(args.data_dir, args.job_dir, hparams)
+    if result["test"] is None:
+        return result
     for split in ("eval", "test"):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result[split].items()) if isinstance(v, float))
         print(f"{split}: {shown} (global step {result[split]['global_step']})")

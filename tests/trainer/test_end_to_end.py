@@ -49,7 +49,7 @@ def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(tr
     estimator = tfe.Estimator(
         model.model_fn,
         result["job_dir"],
-        params={"model": hparams.model, "learning_rate": 1e-3, "class_names": ["c"] * 10},
+        params=hparams.model_params(30, "fashion_mnist", ["c"] * 10),
     )
     test_files = layout.shard_pattern(data_dir, layout.TEST)
     expected = list(

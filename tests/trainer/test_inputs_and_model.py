@@ -8,6 +8,7 @@ import tensorflow_transform as tft
 from schemas import features, layout
 from trainer import inputs, model
 from trainer.estimator import EstimatorSpec, ModeKeys, export
+from trainer.hparams import HParams
 
 v1 = tf.compat.v1
 
@@ -49,7 +50,7 @@ def test_missing_shards_named():
 
 @pytest.mark.parametrize("name", model.MODELS)
 def test_model_fn_in_all_modes(name):
-    params = {"model": name, "learning_rate": 1e-3, "class_names": [str(i) for i in range(10)]}
+    params = HParams(model=name).model_params(100, "fashion_mnist", [str(i) for i in range(10)])
     rng = np.random.default_rng(0)
     image = rng.random((4, features.IMAGE_PIXELS), dtype=np.float32)
     label = np.array([0, 1, 2, 3])

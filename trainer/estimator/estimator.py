@@ -19,11 +19,12 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
+from trainer.estimator import distributed
 from trainer.estimator import export as export_lib
 from trainer.estimator import hooks as hooks_lib
 from trainer.estimator.mode_keys import ModeKeys
 from trainer.estimator.model_fn import LOSS_METRIC_KEY, EstimatorSpec
-from trainer.estimator.run_config import RunConfig
+from trainer.estimator.run_config import RunConfig, TaskType
 
 _v1 = tf.compat.v1
 _LOG = logging.getLogger("trainer.estimator")
@@ -183,7 +184,12 @@ class Estimator:
             if start >= max_steps:
                 _LOG.info("global_step %d already reached max_steps %d: not training", start, max_steps)
                 return self
-        with tf.Graph().as_default() as graph:
+        in_cluster = self._config.task_type in (TaskType.CHIEF, TaskType.MASTER, TaskType.WORKER)
+        devices = distributed.device_setter(self._config) if in_cluster else None
+        session_config = (
+            distributed.session_config(self._config, self._config.session_config) if in_cluster else None
+        )
+        with tf.Graph().as_default() as graph, _v1.device(devices):
             self._seed(graph)
             global_step = _v1.train.get_or_create_global_step()
             features, labels, input_hooks = self._input(input_fn, ModeKeys.TRAIN)
@@ -216,7 +222,7 @@ class Estimator:
                 save_summaries_steps=None,
                 save_summaries_secs=None,
                 log_step_count_steps=None,
-                config=self._config.session_config,
+                config=session_config or self._config.session_config,
             ) as session:
                 while not session.should_stop():
                     _, loss = session.run([spec.train_op, spec.loss])

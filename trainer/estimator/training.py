@@ -15,6 +15,7 @@ import time
 
 import tensorflow as tf
 
+from trainer.estimator import distributed
 from trainer.estimator.exporter import Exporter
 from trainer.estimator.run_config import TaskType
 
@@ -142,14 +143,17 @@ class _EvaluateOnNewCheckpoint(tf.compat.v1.train.CheckpointSaverListener):
 def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
     """Trains `estimator`, evaluating and exporting on the way and at the end.
 
+    The role comes from TF_CONFIG (see distributed.py): none trains locally;
+    chief, worker, ps and evaluator play their part in a cluster.
+
     Returns:
-      (metrics of the final evaluation, export directories of the final
-      evaluation's exporters); in a cluster, the chief and the evaluator return
-      their results and the workers and ps (None, []).
+      (metrics of the final evaluation, export directories of its exporters); in
+      a cluster the chief returns those, the evaluator its last evaluation's, and
+      workers and ps (None, []).
 
     Raises:
-      ValueError: the config saves no checkpoints (nothing to evaluate), or the
-        TF_CONFIG role is not one this runtime can play.
+      ValueError: the config saves no checkpoints (nothing to evaluate), or a
+        cluster without ps tasks.
     """
     if not isinstance(train_spec, TrainSpec) or not isinstance(eval_spec, EvalSpec):
         raise TypeError("train_and_evaluate takes a TrainSpec and an EvalSpec")
@@ -158,13 +162,29 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
         raise ValueError(
             "train_and_evaluate needs checkpoints: set save_checkpoints_steps or save_checkpoints_secs"
         )
-    if config.task_type is not None:
-        roles = ", ".join(TaskType.ALL)
-        raise ValueError(
-            f"TF_CONFIG task type {config.task_type!r}: this runtime trains on one machine only so far "
-            f"(distributed roles {roles} are tracked as a separate piece of work); unset TF_CONFIG"
-        )
-    return _run_local(estimator, train_spec, eval_spec)
+    task_type = config.task_type
+    if task_type is None:
+        return _run_local(estimator, train_spec, eval_spec)
+    if task_type == TaskType.PS:
+        distributed.serve_ps(config)
+        return None, []
+    evaluate = _EvaluateAndExport(estimator, eval_spec)
+    if task_type == TaskType.EVALUATOR:
+        return distributed.run_evaluator(estimator, evaluate, eval_spec, train_spec.max_steps)
+    if config.num_ps_replicas == 0:
+        raise ValueError("TF_CONFIG: a cluster with chief and workers needs at least one ps task")
+    server = distributed.start_server(config)
+    if not config.is_chief:
+        delay = distributed.worker_delay(config)
+        _LOG.info("worker %d: starting in %.0f s", config.task_id, delay)
+        time.sleep(delay)
+    try:
+        estimator.train(train_spec.input_fn, hooks=train_spec.hooks, max_steps=train_spec.max_steps)
+    finally:
+        distributed.signal_done(config, server)
+    if not config.is_chief:
+        return None, []
+    return evaluate(estimator.latest_checkpoint(), is_final=True)
 
 
 def _run_local(estimator, train_spec, eval_spec):

@@ -1,0 +1,101 @@
+"""Serving: the exported model with the transform graph against the same model without it.
+
+Both SavedModels come from one checkpoint and take serialized tf.Examples:
+  with the transform:    raw examples (image_raw bytes) -> parse -> transform graph -> CNN
+  without the transform: transformed examples (image floats) -> parse -> CNN
+so the difference is what the transform costs a request. Latency: batch 1,
+p50/p99 over many calls; throughput: batch 256.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from bench import common
+from pipeline import idx, job
+from schemas import features
+from trainer import estimator as tfe
+from trainer import hparams as hparams_lib
+from trainer import model, serving, task
+
+LATENCY_CALLS = 300
+THROUGHPUT_BATCH = 256
+THROUGHPUT_CALLS = 20
+
+
+def _float_example(pixels: np.ndarray) -> bytes:
+    feature = {features.IMAGE_KEY: tf.train.Feature(float_list=tf.train.FloatList(value=pixels))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def export_both(work: str, input_dir: str) -> tuple[str, str, str]:
+    """Preprocesses, trains briefly, exports with and without the transform."""
+    data_dir = os.path.join(work, "data")
+    job.run_preprocessing(job.PreprocessConfig(input_dir, data_dir))
+    hparams = hparams_lib.HParams(train_steps=100, save_checkpoints_steps=100, throttle_secs=0)
+    result = task.train(data_dir, os.path.join(work, "job"), hparams)
+    with_transform = task.newest_export(os.path.join(work, "job", "export", task.LATEST_EXPORTER))
+    spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()
+    spec.pop(features.LABEL_KEY)
+    estimator = tfe.Estimator(
+        model.model_fn,
+        result["job_dir"],
+        params=hparams.model_params(100, "fashion_mnist", features.CLASS_NAMES["fashion_mnist"]),
+    )
+    without = estimator.export_saved_model(
+        os.path.join(work, "without_transform"), tfe.export.build_parsing_serving_input_receiver_fn(spec)
+    ).decode()
+    return data_dir, with_transform, without
+
+
+def _measure(fn, batches) -> list[float]:
+    """Seconds per call of fn over batches[1:] (batches[0] warms up)."""
+    fn(examples=batches[0])  # warm up
+    latencies = []
+    for batch in batches[1:]:
+        start = time.perf_counter()
+        fn(examples=batch)
+        latencies.append(time.perf_counter() - start)
+    return latencies
+
+
+def run(input_dir: str = common.FASHION_MNIST_DIR) -> dict:
+    with tempfile.TemporaryDirectory() as work:
+        data_dir, with_path, without_path = export_both(work, input_dir)
+        raw = idx.read_idx(os.path.join(input_dir, "t10k-images-idx3-ubyte.gz"), idx.IMAGES_NDIM)
+        transform = tft.TFTransformOutput(data_dir)
+        raw_examples = [serving.raw_example(image.tobytes()) for image in raw[: THROUGHPUT_BATCH * 2]]
+        parsed = tf.io.parse_example(tf.constant(raw_examples), features.serving_raw_feature_spec())
+        transformed = transform.transform_raw_features(parsed, drop_unused_features=True)[
+            features.IMAGE_KEY
+        ].numpy()
+        float_examples = [_float_example(row) for row in transformed]
+        inputs = {"with_transform": raw_examples, "without_transform": float_examples}
+        fns = {
+            "with_transform": tf.saved_model.load(with_path).signatures["serving_default"],
+            "without_transform": tf.saved_model.load(without_path).signatures["serving_default"],
+        }
+        results = {}
+        for name, fn in fns.items():
+            examples = inputs[name]
+            singles = [tf.constant([examples[i % len(examples)]]) for i in range(LATENCY_CALLS + 1)]
+            big = [tf.constant(examples[:THROUGHPUT_BATCH])] * (THROUGHPUT_CALLS + 1)
+            latency = _measure(fn, singles)
+            throughput = _measure(fn, big)
+            results[name] = {
+                "p50_ms": 1000 * float(np.percentile(latency, 50)),
+                "p99_ms": 1000 * float(np.percentile(latency, 99)),
+                "batch256_examples_per_s": THROUGHPUT_BATCH / float(np.median(throughput)),
+            }
+        w, wo = results["with_transform"], results["without_transform"]
+        results["transform_cost_p50"] = w["p50_ms"] / wo["p50_ms"] - 1
+        results["transform_cost_throughput"] = (
+            wo["batch256_examples_per_s"] / w["batch256_examples_per_s"] - 1
+        )
+        return results

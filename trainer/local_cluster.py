@@ -1,0 +1,154 @@
+"""Run `trainer.task` as a local cluster: chief, workers, ps and an evaluator.
+
+    python -m trainer.local_cluster --workers 1 --ps 1 --evaluator -- \\
+        --data-dir out/data --job-dir out/job-dist --train-steps 2000
+
+Picks free loopback ports, starts one process per task with its own TF_CONFIG
+(as Vertex AI does for each replica of a multi-worker job), prefixes every line
+of output with the task's name, stops everything on Ctrl-C or as soon as a task
+fails, and exits non-zero if any task failed. For trying distribution on one
+machine, and for the tests; the processes talk over 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from pipeline import cli
+from trainer.estimator import TaskType
+
+HOST = "127.0.0.1"
+POLL_SECS = 0.2
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free TCP ports on the loopback interface."""
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((HOST, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def tf_configs(workers: int, ps: int, evaluator: bool) -> dict[str, dict]:
+    """{task name: TF_CONFIG} for a chief, `workers` workers, `ps` ps and maybe an evaluator."""
+    ports = iter(free_ports(1 + workers + ps))
+    cluster = {
+        TaskType.CHIEF: [f"{HOST}:{next(ports)}"],
+        TaskType.WORKER: [f"{HOST}:{next(ports)}" for _ in range(workers)],
+        TaskType.PS: [f"{HOST}:{next(ports)}" for _ in range(ps)],
+    }
+    if not workers:
+        del cluster[TaskType.WORKER]
+    tasks = [
+        (job, i)
+        for job in (TaskType.PS, TaskType.CHIEF, TaskType.WORKER)
+        for i in range(len(cluster.get(job, [])))
+    ]
+    if evaluator:
+        tasks.append((TaskType.EVALUATOR, 0))
+    return {f"{job}{i}": {"cluster": cluster, "task": {"type": job, "index": i}} for job, i in tasks}
+
+
+def _pump(name: str, stream, out) -> None:
+    for line in iter(stream.readline, ""):
+        out.write(f"[{name}] {line}")
+        out.flush()
+
+
+def run_cluster(
+    task_args: Sequence[str], workers: int, ps: int, evaluator: bool, timeout: float | None = None, out=None
+) -> dict:
+    """Starts the tasks, copies their output to `out` (default stdout) and waits for them.
+
+    Returns:
+      {task name: exit status}; -9 etc. for a task killed by a signal.
+    """
+    out = out or sys.stdout
+    processes = {}
+    threads = []
+    for name, config in tf_configs(workers, ps, evaluator).items():
+        env = dict(os.environ, TF_CONFIG=json.dumps(config), PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trainer.task", *task_args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        processes[name] = process
+        thread = threading.Thread(target=_pump, args=(name, process.stdout, out), daemon=True)
+        thread.start()
+        threads.append(thread)
+    deadline = None if timeout is None else time.time() + timeout
+    try:
+        while any(p.poll() is None for p in processes.values()):
+            failed = [n for n, p in processes.items() if p.poll() not in (None, 0)]
+            if failed or (deadline and time.time() > deadline):
+                reason = f"{', '.join(failed)} failed" if failed else "timed out"
+                print(f"[local_cluster] {reason}: stopping all tasks", file=sys.stderr)
+                break
+            time.sleep(POLL_SECS)
+    except KeyboardInterrupt:
+        print("[local_cluster] interrupted: stopping all tasks", file=sys.stderr)
+    finally:
+        _stop(processes)
+        for thread in threads:
+            thread.join(timeout=5)
+    return {name: p.returncode for name, p in processes.items()}
+
+
+def _stop(processes: dict) -> None:
+    running = [p for p in processes.values() if p.poll() is None]
+    for p in running:
+        p.send_signal(signal.SIGTERM)
+    end = time.time() + 10
+    for p in running:
+        try:
+            p.wait(timeout=max(0.1, end - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer.local_cluster",
+        description=__doc__.splitlines()[0],
+        usage="%(prog)s [--workers N] [--ps M] [--evaluator] -- TRAINER_TASK_FLAGS",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="workers besides the chief")
+    parser.add_argument("--ps", type=int, default=1, help="parameter servers (at least 1)")
+    parser.add_argument("--evaluator", action="store_true", help="also an evaluator task")
+    parser.add_argument("--timeout", type=float, help="stop everything after this many seconds")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    if args.ps < 1 or args.workers < 0:
+        parser.error("--ps must be >= 1 and --workers >= 0")
+    statuses = run_cluster(argv[split + 1 :], args.workers, args.ps, args.evaluator, args.timeout)
+    print("[local_cluster] exit status: " + ", ".join(f"{n} {s}" for n, s in statuses.items()))
+    return 0 if all(s == 0 for s in statuses.values()) else 1
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    cli.exit_with(main)
+
+
+if __name__ == "__main__":
+    entry()
