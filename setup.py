@@ -49,6 +49,7 @@ setup(
             "idx-download=pipeline.download:entry",
             "idx-train=trainer.task:entry",
             "idx-predict=trainer.predict:entry",
+            "idx-local-cluster=trainer.local_cluster:entry",
         ],
     },
 )

@@ -17,7 +17,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from bench import accuracy, common, preprocessing, serving, training  # noqa: E402
+from bench import accuracy, common, distributed, preprocessing, serving, training  # noqa: E402
 
 MULTIPROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 
@@ -34,7 +34,7 @@ FAST = {
     "training": lambda repeats: training.run(repeats),
     "serving": lambda repeats: serving.run(),
 }
-FULL = {"accuracy": lambda repeats: accuracy.run()}
+FULL = {"accuracy": lambda repeats: accuracy.run(), "distributed": lambda repeats: distributed.run()}
 
 
 def _table(results: dict) -> str:
@@ -60,6 +60,12 @@ def _table(results: dict) -> str:
             f" {wo['p50_ms']:.2f}/{wo['p99_ms']:.2f} ms without; batch 256 {w['batch256_examples_per_s']:.0f} vs"
             f" {wo['batch256_examples_per_s']:.0f} ex/s -> transform cost {100 * r['transform_cost_p50']:+.1f}% p50,"
             f" {100 * r['transform_cost_throughput']:+.1f}% throughput (target <= 10%)"
+        )
+    if "distributed" in results:
+        r = results["distributed"]
+        lines.append(
+            f"distributed: {r['1_replicas_steps_per_s']:.1f} global steps/s with 1 replica,"
+            f" {r['2_replicas_steps_per_s']:.1f} with 2 -> ratio {r['ratio_2_vs_1']:.2f} (2 cores: no speed-up expected)"
         )
     for name, r in results.get("accuracy", {}).items():
         lines.append(

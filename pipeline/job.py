@@ -267,7 +267,7 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
     counts = expected_counts(pairs, config.eval_fraction)
     shard_counts = {split: shards_for(n, config.num_shards) for split, n in counts.items()}
     options = pipeline_options(beam_args)
-    staging_dir = outputs.new_staging_dir(config.output_dir)
+    staging_dir = outputs.create_staging_dir(config.output_dir)
     _LOG.info("staging outputs in %s", staging_dir)
     try:
         inputs = {}

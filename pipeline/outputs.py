@@ -66,6 +66,20 @@ def new_staging_dir(output_dir: str) -> str:
     return output_dir.rstrip("/") + STAGING_INFIX + uuid.uuid4().hex[:12]
 
 
+def create_staging_dir(output_dir: str) -> str:
+    """Creates a fresh staging directory beside `output_dir` and returns its path.
+
+    Raises:
+      OSError: the location is not writable (naming output_dir).
+    """
+    staging_dir = new_staging_dir(output_dir)
+    try:
+        FileSystems.mkdirs(staging_dir)
+    except OSError as e:
+        raise OSError(f"{output_dir}: cannot write beside this output directory: {e}") from e
+    return staging_dir
+
+
 def discard(staging_dir: str) -> None:
     """Deletes a staging directory after a failed run (best effort)."""
     try:

@@ -9,8 +9,8 @@ Signatures of the exported model (Estimator.export_saved_model):
 
 Requests go through the transform graph written by the preprocessing job, so
 serving computes exactly what training saw. An image_raw that is not 784 bytes
-(the transform's own check) or a missing one (the parser) is an
-InvalidArgumentError naming `image_raw`.
+(the transform's own check) or a missing one (the parser), bytes that are not a
+tf.Example, and an empty batch are each an InvalidArgumentError that says so.
 """
 
 from __future__ import annotations
@@ -34,10 +34,16 @@ def make_serving_input_receiver_fn(tf_transform_output):
     def serving_input_receiver_fn():
         examples = tf.compat.v1.placeholder(tf.string, [None], name="input_example_tensor")
         raw = tf.io.parse_example(examples, features.serving_raw_feature_spec())
-        transformed = tf_transform_output.transform_raw_features(raw, drop_unused_features=True)
+        # The alternative signature feeds image_raw where parsing would produce it.
+        image_raw = raw[features.IMAGE_RAW_KEY]
+        not_empty = tf.debugging.assert_positive(
+            tf.size(image_raw), message="empty batch: a request needs at least one image"
+        )
+        with tf.control_dependencies([not_empty]):
+            checked = {features.IMAGE_RAW_KEY: tf.identity(image_raw)}
+        transformed = tf_transform_output.transform_raw_features(checked, drop_unused_features=True)
         transformed.pop(features.LABEL_KEY, None)
-        # The alternative feeds image_raw where parsing would produce it, skipping the parse.
-        alternatives = {RAW_BYTES_RECEIVER: {features.IMAGE_RAW_KEY: raw[features.IMAGE_RAW_KEY]}}
+        alternatives = {RAW_BYTES_RECEIVER: {features.IMAGE_RAW_KEY: image_raw}}
         return export_lib.ServingInputReceiver(
             transformed, {export_lib.EXAMPLES_RECEIVER_KEY: examples}, alternatives
         )

@@ -130,6 +130,10 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
       ValueError: bad hyperparameters, or a job_dir of another model.
     """
     manifest = outputs.read_manifest(data_dir)
+    if not tf.io.gfile.isdir(os.path.join(data_dir, layout.TRANSFORM_FN_DIR)):
+        raise FileNotFoundError(
+            f"{data_dir}: no {layout.TRANSFORM_FN_DIR}/: not a complete preprocessing output"
+        )
     transform_output = tft.TFTransformOutput(data_dir)
     check_job_dir(job_dir, hparams)
     config = tfe.RunConfig(

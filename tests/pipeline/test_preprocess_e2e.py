@@ -3,8 +3,6 @@
 import gzip
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ import tensorflow_transform as tft
 
 from pipeline import idx, job, outputs, preprocess
 from schemas import features, layout
-from tests import conftest, idx_fixtures
+from tests import commands, conftest, idx_fixtures
 
 N_TRAIN, N_TEST = conftest.N_TRAIN, conftest.N_TEST
 pytestmark = pytest.mark.slow
@@ -138,14 +136,7 @@ def test_bad_label_fails_before_running_and_leaves_nothing(tmp_path):
 
 
 def _command(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.preprocess", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    return commands.run_module("pipeline.preprocess", *args)
 
 
 def test_command_exits_0_on_success(tmp_path):
@@ -165,7 +156,7 @@ def test_command_fails_with_one_line_naming_the_file_on_corrupt_gzip(tmp_path):
     path.write_bytes(gzip.compress(raw[:-1000]))
     done = _command("--input-dir", str(input_dir), "--output-dir", str(tmp_path / "out"))
     assert done.returncode == 1
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    errors = commands.error_lines(done)
     assert len(errors) == 1 and "train-images-idx3-ubyte.gz: byte offset" in errors[0], done.stderr[-3000:]
     assert sorted(os.listdir(tmp_path)) == ["idx"]
 

@@ -88,6 +88,12 @@ def test_bad_serving_input_names_the_feature_and_the_model_keeps_serving(trained
     empty = tf.train.Example().SerializeToString()
     with pytest.raises(tf.errors.InvalidArgumentError, match="image_raw"):
         serve(examples=tf.constant([empty]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Could not parse example input"):
+        serve(examples=tf.constant([b"these bytes are not a tf.Example"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
+        serve(examples=tf.constant([], tf.string))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
+        loaded.signatures[predict.RAW_BYTES_SIGNATURE](image_raw=tf.constant([], tf.string))
     good = serve(examples=tf.constant([serving.raw_example(b"\0" * 784)]))
     assert good["probabilities"].shape == (1, 10)
 

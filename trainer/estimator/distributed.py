@@ -12,7 +12,8 @@ it on Cloud ML Engine / Vertex AI:
   (a worker that died does not keep them waiting longer).
 - the evaluator runs outside the cluster: it evaluates each new checkpoint in
   model_dir (at most every throttle_secs), runs the exporters, and exits once it
-  sees the final checkpoint, which the chief evaluates and exports itself.
+  sees the final checkpoint, which the chief evaluates and exports itself (the
+  evaluator evaluates it too, without exporting, if it had evaluated nothing yet).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 
 import tensorflow as tf
 
+from trainer.estimator.checkpoints import global_step_of, latest_checkpoint
 from trainer.estimator.run_config import TaskType
 
 _v1 = tf.compat.v1
@@ -120,18 +122,25 @@ def serve_ps(config) -> None:
 
 def run_evaluator(estimator, evaluate, eval_spec, max_steps) -> tuple[dict | None, list]:
     """Evaluates new checkpoints until the final one appears (the chief does that one)."""
-    from trainer.estimator.estimator import _global_step_of, latest_checkpoint
-
     if max_steps is None:
         raise ValueError("a distributed evaluator needs TrainSpec.max_steps to know when training ends")
     time.sleep(eval_spec.start_delay_secs)
     last_path, last_time, result = None, 0.0, (None, [])
     while True:
         path = latest_checkpoint(estimator.model_dir)
-        step = _global_step_of(path)
+        step = global_step_of(path)
         if path and step >= max_steps:
+            if last_path is None:  # training outran us: evaluate the final checkpoint, export nothing
+                metrics = estimator.evaluate(
+                    eval_spec.input_fn,
+                    eval_spec.steps,
+                    eval_spec.hooks,
+                    checkpoint_path=path,
+                    name=eval_spec.name,
+                )
+                result = (metrics, [])
             _LOG.info(
-                "evaluator: the final checkpoint (step %d) is there; the chief evaluates it; exiting", step
+                "evaluator: the final checkpoint (step %d) is there; the chief exports it; exiting", step
             )
             return result
         if path and path != last_path and time.time() - last_time >= eval_spec.throttle_secs:

@@ -22,13 +22,13 @@ import tensorflow as tf
 from trainer.estimator import distributed
 from trainer.estimator import export as export_lib
 from trainer.estimator import hooks as hooks_lib
+from trainer.estimator.checkpoints import GLOBAL_STEP_KEY, global_step_of, latest_checkpoint
 from trainer.estimator.mode_keys import ModeKeys
 from trainer.estimator.model_fn import LOSS_METRIC_KEY, EstimatorSpec
 from trainer.estimator.run_config import RunConfig, TaskType
 
 _v1 = tf.compat.v1
 _LOG = logging.getLogger("trainer.estimator")
-GLOBAL_STEP_KEY = "global_step"
 _MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
 
 
@@ -67,34 +67,6 @@ def _model_fn_args(model_fn) -> tuple[str, ...]:
             f"model_fn has arguments {unknown} without defaults; it may only take {_MODEL_FN_ARGS}"
         )
     return names
-
-
-def latest_checkpoint(model_dir: str) -> str | None:
-    """The newest checkpoint in `model_dir`, also when the directory was moved.
-
-    A `checkpoint` state file written elsewhere may name absolute paths; those are
-    looked for in `model_dir` by their base name.
-    """
-    if not model_dir:
-        return None
-    path = tf.train.latest_checkpoint(model_dir)
-    if path:
-        return path
-    state = tf.train.get_checkpoint_state(model_dir)
-    if state and state.model_checkpoint_path:
-        moved = os.path.join(model_dir, os.path.basename(state.model_checkpoint_path))
-        if tf.io.gfile.glob(moved + ".index"):
-            return moved
-    return None
-
-
-def _global_step_of(checkpoint_path: str | None) -> int:
-    if not checkpoint_path:
-        return 0
-    try:
-        return int(tf.train.load_variable(checkpoint_path, GLOBAL_STEP_KEY))
-    except (tf.errors.NotFoundError, ValueError):
-        return 0
 
 
 class Estimator:
@@ -180,7 +152,7 @@ class Estimator:
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
         if max_steps is not None:
-            start = _global_step_of(self.latest_checkpoint())
+            start = global_step_of(self.latest_checkpoint())
             if start >= max_steps:
                 _LOG.info("global_step %d already reached max_steps %d: not training", start, max_steps)
                 return self
