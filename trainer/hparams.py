@@ -97,5 +97,5 @@ class HParams:
 
 # The default schedule: what fits in about 10 minutes of training on 2 CPU cores
 # (BENCHMARKS.md has the measured times and accuracies).
-DEFAULT_EPOCHS = {model.CNN: 10, model.VGG: 10}
+DEFAULT_EPOCHS = {model.CNN: 10, model.VGG: 25}
 MIRROR_SAFE_DATASETS = ("fashion_mnist",)

@@ -74,3 +74,26 @@ def input_fn(
         parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def verify_shards(file_pattern: str, expected_examples: int) -> None:
+    """Reads every shard once, counting records, before training relies on them.
+
+    Raises:
+      ValueError: a shard is truncated or corrupt (naming the file), or the
+        shards hold a different number of examples than the manifest says.
+      FileNotFoundError: no file matches.
+    """
+    files = sorted(tf.io.gfile.glob(file_pattern))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord shards match {file_pattern}")
+    total = 0
+    for path in files:
+        records = tf.data.TFRecordDataset(path, compression_type=layout.SHARD_COMPRESSION)
+        try:
+            total += int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+            reason = str(e).split("}}")[-1].split("[Op:")[0].strip()
+            raise ValueError(f"{path}: corrupt TFRecord shard: {reason}") from e
+    if total != expected_examples:
+        raise ValueError(f"{file_pattern}: {total} examples, but the manifest says {expected_examples}")

@@ -134,6 +134,8 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
         raise FileNotFoundError(
             f"{data_dir}: no {layout.TRANSFORM_FN_DIR}/: not a complete preprocessing output"
         )
+    for split in layout.SPLITS:
+        inputs.verify_shards(layout.shard_pattern(data_dir, split), manifest["splits"][split]["examples"])
     transform_output = tft.TFTransformOutput(data_dir)
     check_job_dir(job_dir, hparams)
     config = tfe.RunConfig(
@@ -201,8 +203,18 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
 
 
 def newest_export(export_base: str) -> str:
+    """The newest complete export under export_base: a timestamped directory holding
+    a saved_model.pb (a crash can leave temp-* or, on gs://, half-copied ones).
+
+    Raises:
+      FileNotFoundError: there is none.
+    """
     stamps = sorted(int(d.strip("/")) for d in tf.io.gfile.listdir(export_base) if d.strip("/").isdigit())
-    return os.path.join(export_base, str(stamps[-1]))
+    for stamp in reversed(stamps):
+        path = os.path.join(export_base, str(stamp))
+        if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+            return path
+    raise FileNotFoundError(f"{export_base}: no complete export")
 
 
 def _copy_tree(source: str, destination: str) -> None:

@@ -124,7 +124,7 @@ def test_predict_command_writes_predictions_and_a_report(trained, tmp_path):
     assert "| 9 | Ankle boot |" in (tmp_path / "per_class_accuracy.md").read_text()
 
 
-def test_job_dir_of_another_model_is_refused(trained, tmp_path):
-    _, data_dir, result, hparams = trained
+def test_job_dir_of_another_model_is_refused(trained, preprocessed):
+    _, _, result, _ = trained
     with pytest.raises(ValueError, match="holds checkpoints of model 'cnn', not 'vgg'"):
-        task.train(data_dir, result["job_dir"], hparams_lib.HParams(model="vgg", train_steps=1))
+        task.train(preprocessed[1], result["job_dir"], hparams_lib.HParams(model="vgg", train_steps=1))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import tensorflow as tf
 
 GLOBAL_STEP_KEY = "global_step"
+_LOG = logging.getLogger("trainer.estimator")
 
 
 def latest_checkpoint(model_dir: str) -> str | None:
@@ -36,3 +38,43 @@ def global_step_of(checkpoint_path: str | None) -> int:
         return int(tf.train.load_variable(checkpoint_path, GLOBAL_STEP_KEY))
     except (tf.errors.NotFoundError, ValueError):
         return 0
+
+
+def is_readable(checkpoint_path: str) -> bool:
+    """Whether every tensor of a checkpoint can be read back (not truncated or corrupt)."""
+    try:
+        reader = tf.train.load_checkpoint(checkpoint_path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+        return True
+    except (tf.errors.OpError, ValueError, IndexError) as e:  # IndexError: "Read less bytes than requested"
+        _LOG.warning("checkpoint %s is unreadable: %s", checkpoint_path, str(e).splitlines()[0])
+        return False
+
+
+def newest_readable_checkpoint(model_dir: str) -> str | None:
+    """The newest checkpoint of model_dir that reads back whole.
+
+    A crash can leave the newest checkpoint truncated. Then the newest good one
+    becomes the latest (the `checkpoint` state file is rewritten) and the bad one
+    is reported; training resumes from the good one.
+
+    Raises:
+      ValueError: model_dir has checkpoints but none of them is readable.
+    """
+    latest = latest_checkpoint(model_dir)
+    if latest is None or is_readable(latest):
+        return latest
+    state = tf.train.get_checkpoint_state(model_dir)
+    candidates = [os.path.join(model_dir, os.path.basename(p)) for p in state.all_model_checkpoint_paths]
+    for path in reversed(candidates):
+        if path != latest and tf.io.gfile.glob(path + ".index") and is_readable(path):
+            _LOG.warning("resuming from %s instead of the unreadable %s", path, latest)
+            kept = [os.path.basename(p) for p in candidates[: candidates.index(path) + 1]]
+            tf.compat.v1.train.update_checkpoint_state(
+                model_dir, os.path.basename(path), all_model_checkpoint_paths=kept
+            )
+            return path
+    raise ValueError(
+        f"{model_dir}: no readable checkpoint (the newest, {latest}, is corrupt); use a new model_dir"
+    )

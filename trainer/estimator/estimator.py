@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
-from trainer.estimator import distributed
+from trainer.estimator import checkpoints, distributed
 from trainer.estimator import export as export_lib
 from trainer.estimator import hooks as hooks_lib
 from trainer.estimator.checkpoints import GLOBAL_STEP_KEY, global_step_of, latest_checkpoint
@@ -151,6 +151,8 @@ class Estimator:
         for name, value in (("steps", steps), ("max_steps", max_steps)):
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
+        if self._config.is_chief:
+            checkpoints.newest_readable_checkpoint(self.model_dir)  # skips a checkpoint a crash truncated
         if max_steps is not None:
             start = global_step_of(self.latest_checkpoint())
             if start >= max_steps:

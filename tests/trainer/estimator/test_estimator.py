@@ -151,3 +151,25 @@ def test_warm_start_from_another_model_dir(tmp_path):
     np.testing.assert_allclose(warm.get_variable_value("logits/kernel"), kernel, atol=1e-6)
     assert warm.get_variable_value("global_step") == 1
     assert "logits/kernel" in warm.get_variable_names()
+
+
+def test_a_truncated_newest_checkpoint_is_skipped_for_the_previous_good_one(tmp_path):
+    est = _estimator(tmp_path, save_checkpoints_steps=10)
+    est.train(models.train_input_fn, max_steps=30)
+    newest = est.latest_checkpoint()
+    assert newest.endswith("model.ckpt-30")
+    data = tf.io.gfile.glob(newest + ".data-*")[0]
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)  # as a crash mid-write leaves it
+    est.train(models.train_input_fn, max_steps=40)
+    assert est.latest_checkpoint().endswith("model.ckpt-40")
+    assert est.get_variable_value("global_step") == 40  # resumed from step 20, the newest readable one
+
+
+def test_no_readable_checkpoint_is_reported(tmp_path):
+    est = _estimator(tmp_path)
+    est.train(models.train_input_fn, steps=2)
+    for data in tf.io.gfile.glob(str(tmp_path / "model.ckpt-*.data-*")):
+        open(data, "wb").close()
+    with pytest.raises(ValueError, match="no readable checkpoint"):
+        est.train(models.train_input_fn, steps=2)
