@@ -10,12 +10,12 @@ OUT_DIR ?= out
 SYSTEM_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo data preprocess test test-fast lint format bench clean lock
+.PHONY: install demo data preprocess test test-fast lint format bench bench-full clean lock
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -55,7 +55,10 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --json bench-results.json
+
+bench-full: install
+	$(BIN)/python -m bench --full --json bench-results.json
 
 clean:
 	rm -rf $(VENV) $(OUT_DIR) build dist *.egg-info
@@ -65,6 +68,6 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/python -m pip install --quiet -e '.[test]'
+	.venv-lock/bin/python -m pip install --quiet -e '.[test,bench]'
 	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^idx-tfrecords' > constraints.txt
 	rm -rf .venv-lock

@@ -42,6 +42,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest", "hypothesis", "ruff"],
+        "bench": ["py-spy"],
     },
     entry_points={
         "console_scripts": [

@@ -41,15 +41,15 @@ class _StepTimer(tf.compat.v1.train.SessionRunHook):
     def __init__(self, warmup: int):
         self._warmup = warmup
         self._steps = 0
-        self.start = self.end = None
+        self.started = self.stopped = None  # (not start/end: SessionRunHook.end is a method)
         self.timed_steps = 0
 
     def after_run(self, run_context, run_values):
         self._steps += 1
         if self._steps == self._warmup:
-            self.start = time.perf_counter()
+            self.started = time.perf_counter()
         elif self._steps > self._warmup:
-            self.end = time.perf_counter()
+            self.stopped = time.perf_counter()
             self.timed_steps = self._steps - self._warmup
 
 
@@ -69,7 +69,7 @@ def estimator_examples_per_sec(x, y, steps: int, bare: bool) -> float:
     with tempfile.TemporaryDirectory() as model_dir:
         estimator = tfe.Estimator(model.model_fn, model_dir, config=config, params=params)
         estimator.train(input_fn, hooks=[timer], steps=WARMUP_STEPS + steps)
-    return timer.timed_steps * BATCH_SIZE / (timer.end - timer.start)
+    return timer.timed_steps * BATCH_SIZE / (timer.stopped - timer.started)
 
 
 def keras_examples_per_sec(x, y, steps: int) -> float:

@@ -134,8 +134,12 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
         raise FileNotFoundError(
             f"{data_dir}: no {layout.TRANSFORM_FN_DIR}/: not a complete preprocessing output"
         )
-    for split in layout.SPLITS:
-        inputs.verify_shards(layout.shard_pattern(data_dir, split), manifest["splits"][split]["examples"])
+    missing = [s for split in layout.SPLITS for s in manifest["splits"][split]["shards"]]
+    missing = [s for s in missing if not tf.io.gfile.exists(os.path.join(data_dir, s))]
+    if missing:
+        raise FileNotFoundError(
+            f"{data_dir}: shards listed in the manifest are missing: {', '.join(missing)}"
+        )
     transform_output = tft.TFTransformOutput(data_dir)
     check_job_dir(job_dir, hparams)
     config = tfe.RunConfig(
@@ -177,17 +181,23 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams) -> dict:
         tfe.LatestExporter(LATEST_EXPORTER, receiver_fn, exports_to_keep=hparams.keep_checkpoint_max),
         tfe.BestExporter(BEST_EXPORTER, receiver_fn, compare_fn=_higher_accuracy, exports_to_keep=1),
     ]
-    metrics, exports = tfe.train_and_evaluate(
-        estimator,
-        tfe.TrainSpec(input_fn_for(layout.TRAIN, tfe.ModeKeys.TRAIN), max_steps=max_steps),
-        tfe.EvalSpec(
-            input_fn_for(layout.EVAL, tfe.ModeKeys.EVAL),
-            steps=hparams.eval_steps,
-            exporters=exporters,
-            start_delay_secs=0,
-            throttle_secs=hparams.throttle_secs,
-        ),
-    )
+    try:
+        metrics, exports = tfe.train_and_evaluate(
+            estimator,
+            tfe.TrainSpec(input_fn_for(layout.TRAIN, tfe.ModeKeys.TRAIN), max_steps=max_steps),
+            tfe.EvalSpec(
+                input_fn_for(layout.EVAL, tfe.ModeKeys.EVAL),
+                steps=hparams.eval_steps,
+                exporters=exporters,
+                start_delay_secs=0,
+                throttle_secs=hparams.throttle_secs,
+            ),
+        )
+    except tf.errors.DataLossError:
+        # tf.data does not say which file is corrupt: find it (costs a pass over the data only here).
+        for split in layout.SPLITS:
+            inputs.verify_shards(layout.shard_pattern(data_dir, split), manifest["splits"][split]["examples"])
+        raise
     if not config.is_chief:  # worker, ps or evaluator: the chief reports the results
         return {"eval": metrics, "test": None, "export": None, "exports": [], "job_dir": job_dir}
     test_metrics = estimator.evaluate(input_fn_for(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)

@@ -3,6 +3,7 @@
 import gzip
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,3 +119,17 @@ def test_truncated_shard_is_named(preprocessed, tmp_path):
         inputs.verify_shards(str(broken), 1)
     with pytest.raises(ValueError, match="examples, but the manifest says 5"):
         inputs.verify_shards(shard, 5)
+
+
+def test_training_on_a_truncated_shard_names_the_file(preprocessed, tmp_path):
+    data_dir = tmp_path / "data"
+    shutil.copytree(preprocessed[1], data_dir)
+    shard = sorted((data_dir / layout.TRAIN).iterdir())[0]
+    data = gzip.decompress(shard.read_bytes())
+    shard.write_bytes(gzip.compress(data[: len(data) // 2]))
+    done = commands.run_module(
+        "trainer.task", "--data-dir", str(data_dir), "--job-dir", str(tmp_path / "job")
+    )
+    errors = commands.error_lines(done)
+    assert done.returncode == 1 and len(errors) == 1, done.stderr[-3000:]
+    assert f"{shard}: corrupt TFRecord shard: truncated record" in errors[0]

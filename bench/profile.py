@@ -1,0 +1,103 @@
+"""Where the time goes: py-spy samples of the preprocessing job and of training.
+
+    python -m bench.profile [--data-dir OUT/data]
+
+Runs each command under `py-spy record` (all threads and subprocesses, raw
+collapsed stacks), then prints the functions holding the most samples: "self"
+(the leaf frame, where the CPU was) and "inclusive" (anywhere on the stack),
+as shares of all samples. Needs py-spy (`pip install py-spy`) and ptrace rights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+
+from bench import common
+
+RATE = 50  # samples per second
+
+
+def record(command: list[str], output: str) -> None:
+    """Runs command under py-spy, writing collapsed stacks to output."""
+    subprocess.run(
+        [
+            "py-spy",
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            str(RATE),
+            "--subprocesses",
+            "--output",
+            output,
+            "--",
+            *command,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+
+
+def _frame_name(frame: str) -> str:
+    # "function (path/to/module.py:123)" -> "function (module.py)"
+    name, _, where = frame.partition(" (")
+    return f"{name} ({os.path.basename(where.split(':')[0])})" if where else name
+
+
+def top_costs(collapsed: str, n: int = 8) -> dict[str, list[tuple[str, float]]]:
+    """Top self and inclusive costs from py-spy's raw output, as sample shares."""
+    self_counts, inclusive = collections.Counter(), collections.Counter()
+    total = 0
+    with open(collapsed) as f:
+        for line in f:
+            stack, _, count = line.rstrip().rpartition(" ")
+            if not stack:
+                continue
+            count = int(count)
+            frames = [_frame_name(fr) for fr in stack.split(";") if " (" in fr]
+            if not frames:
+                continue
+            total += count
+            self_counts[frames[-1]] += count
+            for frame in set(frames):
+                inclusive[frame] += count
+    return {
+        "self": [(name, c / total) for name, c in self_counts.most_common(n)],
+        "inclusive": [(name, c / total) for name, c in inclusive.most_common(4 * n) if c / total < 0.999][:n],
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
+    parser.add_argument("--input-dir", default=common.FASHION_MNIST_DIR)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as work:
+        data_dir = os.path.join(work, "data")
+        jobs = {
+            "preprocessing (Fashion-MNIST, local runner)": [
+                sys.executable, "-m", "pipeline.preprocess", "--input-dir", args.input_dir, "--output-dir", data_dir,
+            ],
+            "training (cnn, 600 steps of 100)": [
+                sys.executable, "-m", "trainer.task", "--data-dir", data_dir, "--job-dir", os.path.join(work, "job"),
+                "--train-steps", "600", "--save-checkpoints-steps", "600",
+            ],
+        }  # fmt: skip
+        for title, command in jobs.items():
+            collapsed = os.path.join(work, "profile.txt")
+            record(command, collapsed)
+            costs = top_costs(collapsed)
+            print(f"## {title}")
+            for kind in ("self", "inclusive"):
+                print(f"{kind}: " + "; ".join(f"{name} {100 * share:.0f}%" for name, share in costs[kind]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
