@@ -17,7 +17,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from bench import accuracy, common, distributed, preprocessing, serving, training  # noqa: E402
+from bench import accuracy, common, distributed, input_pipeline, preprocessing, scale, serving, training  # noqa: E402
 
 MULTIPROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 
@@ -31,10 +31,15 @@ def _preprocessing(repeats):
 
 FAST = {
     "preprocessing": _preprocessing,
+    "input_pipeline": lambda repeats: input_pipeline.run(repeats),
     "training": lambda repeats: training.run(repeats),
     "serving": lambda repeats: serving.run(),
 }
-FULL = {"accuracy": lambda repeats: accuracy.run(), "distributed": lambda repeats: distributed.run()}
+FULL = {
+    "accuracy": lambda repeats: accuracy.run(),
+    "distributed": lambda repeats: distributed.run(),
+    "scale": lambda repeats: scale.run(),
+}
 
 
 def _table(results: dict) -> str:
@@ -45,6 +50,12 @@ def _table(results: dict) -> str:
                 f"preprocessing ({mode}): pipeline {r['pipeline_s']:.1f} s vs plain writer {r['baseline_s']:.1f} s"
                 f" -> ratio {r['ratio']:.2f} (target <= 2.0); {r['examples']} examples"
             )
+    if "input_pipeline" in results:
+        r = results["input_pipeline"]
+        lines.append(
+            f"input pipeline: input_fn {r['input_fn_examples_per_s']:,.0f} ex/s vs bare batch-then-parse"
+            f" {r['bare_examples_per_s']:,.0f} ex/s -> ratio {r['ratio']:.2f} (target >= 0.8)"
+        )
     if "training" in results:
         r = results["training"]
         lines.append(
@@ -66,6 +77,13 @@ def _table(results: dict) -> str:
         lines.append(
             f"distributed: {r['1_replicas_steps_per_s']:.1f} global steps/s with 1 replica,"
             f" {r['2_replicas_steps_per_s']:.1f} with 2 -> ratio {r['ratio_2_vs_1']:.2f} (2 cores: no speed-up expected)"
+        )
+    if "scale" in results:
+        r = results["scale"]
+        lines.append(
+            f"scale: {r['images']:,} images in {r['wall_s']:.0f} s, peak RSS {r['peak_rss_gb']:.2f} GB (target < 2),"
+            f" {r['examples_per_s']:,.0f} ex/s vs Fashion-MNIST {r['fashion_mnist_examples_per_s']:,.0f}"
+            f" -> ratio {r['throughput_ratio']:.2f} (target >= 0.5)"
         )
     for name, r in results.get("accuracy", {}).items():
         lines.append(

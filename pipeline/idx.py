@@ -336,11 +336,15 @@ def check_labels(labels: np.ndarray, num_classes: int, header: IdxHeader, first_
         )
 
 
+def encode_header(dims: tuple[int, ...]) -> bytes:
+    """Returns the IDX header of an unsigned-byte file with these dimensions."""
+    return struct.pack(">HBB", 0, UBYTE, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
+
+
 def encode_idx(array: np.ndarray) -> bytes:
     """Returns the IDX encoding of a uint8 array (header + data)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">HBB", 0, UBYTE, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.tobytes()
+    return encode_header(array.shape) + array.tobytes()
 
 
 def write_idx(path: str, array: np.ndarray, compress: bool | None = None) -> None:

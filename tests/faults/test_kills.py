@@ -133,3 +133,17 @@ def test_training_on_a_truncated_shard_names_the_file(preprocessed, tmp_path):
     errors = commands.error_lines(done)
     assert done.returncode == 1 and len(errors) == 1, done.stderr[-3000:]
     assert f"{shard}: corrupt TFRecord shard: truncated record" in errors[0]
+
+
+def test_partial_exports_are_never_picked(tmp_path):
+    from trainer import task
+
+    base = tmp_path / "export"
+    (base / "100").mkdir(parents=True)
+    (base / "100" / "saved_model.pb").write_bytes(b"complete")
+    (base / "temp-200").mkdir()  # a crash during export
+    (base / "300").mkdir()  # a half-copied export (non-atomic rename on gs://)
+    assert task.newest_export(str(base)) == str(base / "100")
+    shutil.rmtree(base / "100")
+    with pytest.raises(FileNotFoundError, match="no complete export"):
+        task.newest_export(str(base))

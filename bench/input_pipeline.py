@@ -1,0 +1,66 @@
+"""Input pipeline: trainer.inputs.input_fn against a bare batch-then-parse tf.data loop.
+
+Both read the train split's GZIP shards of the preprocessed Fashion-MNIST and parse
+whole batches with the transformed feature spec; the bare loop is the least one can
+write (TFRecordDataset -> batch -> parse_example). input_fn adds parallel
+interleaved reads, shuffling, repeat, the label split and prefetch. The consumer
+does nothing, so this is the most the input can deliver; the training step's
+consumption (BENCHMARKS.md, figure 3) is the bar it must clear by 20x.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from bench import common
+from pipeline import job
+from schemas import layout
+from trainer import inputs
+from trainer.estimator import ModeKeys
+
+BATCH = 100
+BATCHES = 2000  # 200,000 examples: several passes over the 54,000
+
+
+def _examples_per_sec(dataset) -> float:
+    iterator = iter(dataset)
+    next(iterator)  # warm up
+    start = time.perf_counter()
+    for _ in range(BATCHES):
+        next(iterator)
+    return BATCH * BATCHES / (time.perf_counter() - start)
+
+
+def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
+    with tempfile.TemporaryDirectory() as work:
+        data_dir = os.path.join(work, "data")
+        job.run_preprocessing(job.PreprocessConfig(input_dir, data_dir))
+        transform = tft.TFTransformOutput(data_dir)
+        pattern = layout.shard_pattern(data_dir, layout.TRAIN)
+        spec = transform.transformed_feature_spec()
+        files = sorted(tf.io.gfile.glob(pattern))
+        runs = {"input_fn": [], "bare": []}
+        for _ in range(repeats):
+            bare = (
+                tf.data.TFRecordDataset(files, compression_type=layout.SHARD_COMPRESSION)
+                .repeat()
+                .batch(BATCH)
+                .map(lambda b: tf.io.parse_example(b, spec))
+            )
+            runs["bare"].append(_examples_per_sec(bare))
+            runs["input_fn"].append(
+                _examples_per_sec(inputs.input_fn(pattern, transform, BATCH, ModeKeys.TRAIN))
+            )
+    medians = {k: float(np.median(v)) for k, v in runs.items()}
+    return {
+        "input_fn_examples_per_s": medians["input_fn"],
+        "bare_examples_per_s": medians["bare"],
+        "ratio": medians["input_fn"] / medians["bare"],
+        "runs": {k: [round(r) for r in v] for k, v in runs.items()},
+    }
