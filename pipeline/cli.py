@@ -50,10 +50,14 @@ def _user_error(error: BaseException) -> BaseException | None:
     return None
 
 
-def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
-    """Runs `main(argv)` and returns its exit status, reporting any failure."""
+def run_main(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
+    """Runs `main(argv)` and returns its exit status, reporting any failure.
+
+    An int returned by main is the status; anything else (None, a result) means 0.
+    """
     try:
-        return int(main(argv) or 0)
+        result = main(argv)
+        return result if isinstance(result, int) and not isinstance(result, bool) else 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -71,7 +75,7 @@ def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[
         return 1
 
 
-def exit_with(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:
+def exit_with(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> None:
     """Runs `main`, flushes all output and ends the process with its status (see module doc)."""
     status = run_main(main, argv)
     logging.shutdown()

@@ -96,14 +96,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     return manifest
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    run(argv)
-    return 0
-
-
 def entry() -> None:
     """Console-script entry point: runs `main` and exits with its status."""
-    cli.exit_with(main)
+    cli.exit_with(run)
 
 
 if __name__ == "__main__":

@@ -270,14 +270,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    run(argv)
-    return 0
-
-
 def entry() -> None:
     """Console-script entry point."""
-    cli.exit_with(main)
+    cli.exit_with(run)
 
 
 if __name__ == "__main__":
