@@ -1,14 +1,18 @@
 """The preprocessing job: IDX pairs -> tf.Transform -> sharded GZIP TFRecords.
 
-    train-* pair --ReadIdx--> train | eval (deterministic split, splits.py)
-    t10k-*  pair --ReadIdx--> test
-    train --AnalyzeAndTransformTrain--> transform_fn (analyzers see train only)
-    eval, test --TransformEval/Test (same transform_fn)-->
-    each split --Encode--> tf.Examples --Write--> SPLIT/part-SSSSS-of-NNNNN.tfrecord.gz
+    train-* pair --ReadForAnalysis--> train records --AnalyzeDataset--> transform_fn
+    train-*, t10k-* pairs --Read--> train | eval | test (deterministic split, splits.py)
+    each split --Transform (transform_fn)--> --WriteShards--> SPLIT/part-SSSSS-of-NNNNN.tfrecord.gz
 
-Raw data enters tf.Transform as Arrow RecordBatches (TFXIO) and leaves as
-RecordBatches, encoded to tf.Examples by tfx_bsl's C++ encoder. Everything is
-written to a staging directory and committed at the end (outputs.py).
+The analyzers see the train split only; every split is transformed by the same
+transform_fn. The training pair is read twice, once to analyze and once to
+transform, rather than read once and kept: a runner must otherwise materialize
+the whole raw split between analysis and transform (the local runner, in
+memory). Raw data enters tf.Transform as Arrow RecordBatches (TFXIO) and leaves
+as RecordBatches; each carries its shard index through tf.Transform as a
+passthrough column, so every shard file is written in one pass with no shuffle
+(sinks.py). Everything is written to a staging directory and committed at the
+end (outputs.py).
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 from tfx_bsl.public import tfxio
 
-from pipeline import outputs, preprocessing, sources, splits
+from pipeline import outputs, preprocessing, sinks, sources, splits
 from schemas import features, layout
 
-EXAMPLES_PER_SHARD = 10_000  # automatic sharding: about 30 MB of floats a shard before gzip
+EXAMPLES_PER_SHARD = 10_000  # automatic sharding, records of a source file a shard: ~30 MB of floats
 DEFAULT_RUNNER = "FnApiRunner"  # Beam's in-process portable runner: no Prism download, same results offline
 MANIFEST_FORMAT_VERSION = 1
 _TELEMETRY = ["idx-tfrecords", "preprocess"]
@@ -52,11 +56,12 @@ class PreprocessConfig:
         t10k-labels* IDX files (gzip or not); local or gs://.
       output_dir: where the finished outputs go (see schemas/layout.py).
       eval_fraction: share of the training file carved out as eval, in [0, 1).
-      num_shards: shards per split; 0 picks ceil(examples / EXAMPLES_PER_SHARD).
+      num_shards: shards per split; 0 picks ceil(records / EXAMPLES_PER_SHARD)
+        from the records of the split's source file (train and eval share the
+        training file's grid: shard i of each holds records of the same range).
       normalization: preprocessing.SCALE_0_1 or preprocessing.Z_SCORE.
       overwrite: replace an existing output_dir.
       dataset: key of schemas.features.CLASS_NAMES, recorded in the manifest.
-      records_per_task: records per parallel read of an uncompressed file.
     """
 
     input_dir: str
@@ -66,7 +71,6 @@ class PreprocessConfig:
     normalization: str = preprocessing.SCALE_0_1
     overwrite: bool = False
     dataset: str = features.DEFAULT_DATASET
-    records_per_task: int = sources.DEFAULT_RECORDS_PER_TASK
 
     def __post_init__(self):
         if not 0.0 <= self.eval_fraction < 1.0:
@@ -78,8 +82,6 @@ class PreprocessConfig:
                 f"--normalization must be one of {preprocessing.NORMALIZATIONS}, got {self.normalization!r}"
             )
         features.class_names(self.dataset)
-        if self.records_per_task < 1:
-            raise ValueError(f"records_per_task must be >= 1, got {self.records_per_task}")
 
 
 def find_idx_file(input_dir: str, stem: str) -> str:
@@ -132,8 +134,15 @@ def expected_counts(pairs: dict[str, sources.IdxPair], eval_fraction: float) -> 
 
 
 def shards_for(count: int, num_shards: int) -> int:
-    """Returns the shard count of a split: `num_shards`, or automatic when 0."""
+    """Returns the shards of a source file of `count` records: `num_shards`, or automatic when 0."""
     return num_shards or max(1, math.ceil(count / EXAMPLES_PER_SHARD))
+
+
+def shard_counts(pairs: dict[str, sources.IdxPair], num_shards: int) -> dict[str, int]:
+    """Returns each split's shard count: its source file's shard grid."""
+    train = shards_for(pairs[sources.TRAINING_SOURCE].count, num_shards)
+    test = shards_for(pairs[sources.TEST_SOURCE].count, num_shards)
+    return {layout.TRAIN: train, layout.EVAL: train, layout.TEST: test}
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -151,67 +160,44 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
-class EncodeExamples(beam.DoFn):
-    """Transformed RecordBatches -> serialized tf.Examples (tfx_bsl's C++ encoder)."""
-
-    def __init__(self, split: str):
-        self._written = beam.metrics.Metrics.counter(sources.COUNTER_NAMESPACE, f"examples_written_{split}")
-        self._encoder = None
-
-    def setup(self):
-        self._encoder = tfxio.RecordBatchToExamplesEncoder()
-
-    def process(self, element):
-        record_batch, _ = element  # (RecordBatch, unary passthrough features)
-        self._written.inc(record_batch.num_rows)
-        yield from self._encoder.encode(record_batch)
-
-
-def _write_split(pcoll, split: str, staging_dir: str, num_shards: int):
+def _read(p: beam.Pipeline, label: str, tasks: list[sources.ReadTask], counter: str):
     return (
-        pcoll
-        | f"Encode{split.title()}" >> beam.ParDo(EncodeExamples(split))
-        | f"Write{split.title()}"
-        >> beam.io.WriteToTFRecord(
-            layout.join(layout.split_dir(staging_dir, split), layout.SHARD_PREFIX),
-            file_name_suffix=layout.SHARD_SUFFIX,
-            num_shards=num_shards,
-            shard_name_template=layout.SHARD_NAME_TEMPLATE,
-            compression_type=beam.io.filesystem.CompressionTypes.GZIP,
-        )
-    )
-
-
-def build_pipeline(p: beam.Pipeline, config: PreprocessConfig, pairs, shard_counts, staging_dir: str) -> None:
-    """Adds the whole job to `p`, writing into `staging_dir`."""
-    tasks = sources.plan_reads(
-        pairs[sources.TRAINING_SOURCE], layout.TRAIN, config.eval_fraction, config.records_per_task
-    ) + sources.plan_reads(pairs[sources.TEST_SOURCE], layout.TEST, 0.0, config.records_per_task)
-    raw = (
         p
-        | "PlanReads" >> beam.Create(tasks)
-        | "SpreadReads" >> beam.Reshuffle()
-        | "ReadIdx" >> beam.ParDo(sources.ReadIdxRecordBatches()).with_outputs(*layout.SPLITS)
+        | f"Plan{label}" >> beam.Create(tasks)
+        | f"Spread{label}" >> beam.Reshuffle()
+        | label >> beam.ParDo(sources.ReadIdxRecordBatches(counter)).with_outputs(*layout.SPLITS)
     )
+
+
+def build_pipeline(p: beam.Pipeline, config: PreprocessConfig, pairs, shards, staging_dir: str) -> None:
+    """Adds the whole job to `p`, writing into `staging_dir`; `shards` as `shard_counts`."""
+    train_tasks = sources.plan_reads(
+        pairs[sources.TRAINING_SOURCE], layout.TRAIN, shards[layout.TRAIN], config.eval_fraction
+    )
+    test_tasks = sources.plan_reads(pairs[sources.TEST_SOURCE], layout.TEST, shards[layout.TEST])
+    analysis_raw = _read(p, "ReadForAnalysis", train_tasks, "images_analyzed")[layout.TRAIN]
+    raw = _read(p, "Read", train_tasks + test_tasks, "images_read")
     raw_tfxio = tfxio.TFExampleBeamRecord(
         physical_format="inmem", telemetry_descriptors=_TELEMETRY, schema=features.load_raw_schema()
     )
-    adapter_config = raw_tfxio.TensorAdapterConfig()
-    with tft_beam.Context(temp_dir=layout.join(staging_dir, "tmp")):
-        (train, _), transform_fn = (
-            raw[layout.TRAIN],
+    adapter_config = tfxio.TensorAdapterConfig(
+        arrow_schema=sources.read_arrow_schema(), tensor_representations=raw_tfxio.TensorRepresentations()
+    )
+    with tft_beam.Context(temp_dir=layout.join(staging_dir, "tmp"), passthrough_keys={sources.SHARD_COLUMN}):
+        transform_fn = (
+            analysis_raw,
             adapter_config,
-        ) | "AnalyzeAndTransformTrain" >> tft_beam.AnalyzeAndTransformDataset(
-            preprocessing.make_preprocessing_fn(config.normalization), output_record_batches=True
+        ) | "AnalyzeTrain" >> tft_beam.AnalyzeDataset(
+            preprocessing.make_preprocessing_fn(config.normalization)
         )
-        transformed = {layout.TRAIN: train}
-        for split in (layout.EVAL, layout.TEST):
-            transformed[split], _ = (
+        for split in layout.SPLITS:
+            transformed, _ = (
                 (raw[split], adapter_config),
                 transform_fn,
             ) | f"Transform{split.title()}" >> tft_beam.TransformDataset(output_record_batches=True)
-        for split in layout.SPLITS:
-            _write_split(transformed[split], split, staging_dir, shard_counts[split])
+            _ = transformed | f"Write{split.title()}" >> beam.ParDo(
+                sinks.WriteShards(staging_dir, split, shards[split])
+            )
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(staging_dir)
 
 
@@ -265,7 +251,7 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
     outputs.check_output_dir(config.output_dir, config.overwrite)
     pairs = open_inputs(config.input_dir)
     counts = expected_counts(pairs, config.eval_fraction)
-    shard_counts = {split: shards_for(n, config.num_shards) for split, n in counts.items()}
+    shards = shard_counts(pairs, config.num_shards)
     options = pipeline_options(beam_args)
     staging_dir = outputs.create_staging_dir(config.output_dir)
     _LOG.info("staging outputs in %s", staging_dir)
@@ -285,7 +271,7 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
             layout.join(staging_dir, layout.RAW_METADATA_DIR),
         )
         p = beam.Pipeline(options=options)
-        build_pipeline(p, config, pairs, shard_counts, staging_dir)
+        build_pipeline(p, config, pairs, shards, staging_dir)
         result = p.run()
         state = result.wait_until_finish()
         if state != beam.runners.runner.PipelineState.DONE:
@@ -293,6 +279,8 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
         written = {split: _counter(result, f"examples_written_{split}") for split in layout.SPLITS}
         if written != counts:
             raise PipelineError(f"examples written {written} differ from the inputs' {counts}")
+        for split in layout.SPLITS:
+            sinks.write_empty_shards(staging_dir, split, shards[split])
         outputs.discard(layout.join(staging_dir, "tmp"))
         manifest = {
             "format_version": MANIFEST_FORMAT_VERSION,

@@ -1,12 +1,16 @@
 """IDX image/label pairs as Beam input: read tasks and Arrow RecordBatches.
 
-The driver validates each pair's headers and plans `ReadTask`s: an uncompressed
-pair is cut into record ranges that workers read in parallel (by seeking); a
-gzip pair is one task, streamed. `ReadIdxRecordBatches` turns a task into
-`pyarrow.RecordBatch`es in the TFXIO layout of the raw schema (the layout
-`tfx_bsl`'s `TFExampleBeamRecord` produces), one per chunk, so raw data enters
-tf.Transform in batches built straight from the file's bytes, with no
-per-image Python objects.
+Every pair is cut into a fixed grid of shards (`shard_bounds`): shard i of the
+training pair becomes part i of both the train and the eval split; shard i of
+the test pair, part i of the test split. The driver validates each pair's
+headers and plans `ReadTask`s along that grid: an uncompressed pair is read one
+shard per task, by many workers in parallel (by seeking); a gzip pair is one
+task, streamed. `ReadIdxRecordBatches` turns a task into `pyarrow.RecordBatch`es
+in the TFXIO layout of the raw schema (the layout `tfx_bsl`'s
+`TFExampleBeamRecord` produces) plus a `SHARD_COLUMN` that tf.Transform passes
+through, so raw data enters tf.Transform in batches built straight from the
+file's bytes, with no per-image Python objects, and each transformed batch
+still says which shard file it belongs in.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import pyarrow as pa
 from pipeline import idx, splits
 from schemas import features, layout
 
-DEFAULT_RECORDS_PER_TASK = 10_000
 BATCH_RECORDS = 1000  # records per RecordBatch handed to tf.Transform
+SHARD_COLUMN = "__shard__"  # passthrough column: the batch's shard index, hidden from preprocessing_fn
 
 TRAINING_SOURCE = "train"  # the IDX pair named train-*: feeds the train and eval splits
 TEST_SOURCE = "t10k"  # the IDX pair named t10k-*: feeds the test split
@@ -48,15 +52,18 @@ class IdxPair:
 
 @dataclasses.dataclass(frozen=True)
 class ReadTask:
-    """Records [start, stop) of one pair, for one worker to read.
+    """Shards of one pair, for one worker to read.
 
-    `eval_fraction` > 0 marks the training pair: its records are divided between
-    the train and eval splits by `splits.eval_mask`; otherwise all go to `split`.
+    Attributes:
+      pair: the validated pair.
+      shards: (shard index, first record, stop record) of each shard to read.
+      split: where the records go when `eval_fraction` is 0.
+      eval_fraction: > 0 marks the training pair: its records are divided
+        between the train and eval splits by `splits.eval_mask`.
     """
 
     pair: IdxPair
-    start: int
-    stop: int
+    shards: tuple[tuple[int, int, int], ...]
     split: str
     eval_fraction: float = 0.0
 
@@ -88,19 +95,27 @@ def check_all_labels(pair: IdxPair, chunk_records: int = 1 << 20) -> None:
         idx.check_labels(labels, features.NUM_CLASSES, pair.labels, first)
 
 
-def plan_reads(
-    pair: IdxPair,
-    split: str,
-    eval_fraction: float = 0.0,
-    records_per_task: int = DEFAULT_RECORDS_PER_TASK,
-) -> list[ReadTask]:
-    """Cuts a pair into read tasks: ranges if uncompressed, one task if gzip."""
+def shard_bounds(count: int, num_shards: int) -> list[int]:
+    """Returns the record boundaries of `num_shards` near-equal shards of `count` records.
+
+    Shard i holds records [bounds[i], bounds[i + 1]); sizes differ by at most one.
+    Shards are empty when num_shards > count.
+
+    Raises:
+      ValueError: num_shards < 1.
+    """
+    if num_shards < 1:
+        raise ValueError(f"a pair needs at least one shard, got {num_shards}")
+    return [i * count // num_shards for i in range(num_shards + 1)]
+
+
+def plan_reads(pair: IdxPair, split: str, num_shards: int, eval_fraction: float = 0.0) -> list[ReadTask]:
+    """Cuts a pair into read tasks: one per shard if uncompressed, one in all if gzip."""
+    bounds = shard_bounds(pair.count, num_shards)
+    shards = tuple((i, bounds[i], bounds[i + 1]) for i in range(num_shards) if bounds[i] < bounds[i + 1])
     if pair.images.gzipped or pair.labels.gzipped:
-        return [ReadTask(pair, 0, pair.count, split, eval_fraction)]
-    return [
-        ReadTask(pair, start, min(start + records_per_task, pair.count), split, eval_fraction)
-        for start in range(0, pair.count, records_per_task)
-    ]
+        return [ReadTask(pair, shards, split, eval_fraction)]
+    return [ReadTask(pair, (shard,), split, eval_fraction) for shard in shards]
 
 
 def raw_arrow_schema() -> pa.Schema:
@@ -113,16 +128,23 @@ def raw_arrow_schema() -> pa.Schema:
     )
 
 
-def to_record_batch(images: np.ndarray, labels: np.ndarray) -> pa.RecordBatch:
+def read_arrow_schema() -> pa.Schema:
+    """`raw_arrow_schema()` plus the int64 SHARD_COLUMN the pipeline passes through."""
+    return raw_arrow_schema().append(pa.field(SHARD_COLUMN, pa.large_list(pa.int64())))
+
+
+def to_record_batch(images: np.ndarray, labels: np.ndarray, shard: int | None = None) -> pa.RecordBatch:
     """Builds a raw RecordBatch from image and label arrays, without per-row objects.
 
     Args:
       images: uint8 [n, IMAGE_HEIGHT, IMAGE_WIDTH].
       labels: uint8 or int [n].
+      shard: if given, every row's SHARD_COLUMN value.
 
     Returns:
-      A RecordBatch of n rows with the schema `raw_arrow_schema()`: each row's
-      image_raw is one list of one IMAGE_PIXELS-byte value, its label one int64.
+      A RecordBatch of n rows with the schema `raw_arrow_schema()` (or
+      `read_arrow_schema()` with a shard): each row's image_raw is one list of
+      one IMAGE_PIXELS-byte value, its label one int64.
     """
     n = len(images)
     pixels = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1)
@@ -132,31 +154,41 @@ def to_record_batch(images: np.ndarray, labels: np.ndarray) -> pa.RecordBatch:
         n,
         [None, pa.py_buffer(row_offsets * features.IMAGE_PIXELS), pa.py_buffer(pixels)],
     )
-    return pa.RecordBatch.from_arrays(
-        [
-            pa.LargeListArray.from_arrays(pa.array(row_offsets), image_values),
-            pa.LargeListArray.from_arrays(pa.array(row_offsets), pa.array(labels.astype(np.int64))),
-        ],
-        schema=raw_arrow_schema(),
-    )
+    columns = [
+        pa.LargeListArray.from_arrays(pa.array(row_offsets), image_values),
+        pa.LargeListArray.from_arrays(pa.array(row_offsets), pa.array(labels.astype(np.int64))),
+    ]
+    if shard is None:
+        return pa.RecordBatch.from_arrays(columns, schema=raw_arrow_schema())
+    columns.append(pa.LargeListArray.from_arrays(pa.array(row_offsets), pa.array(np.full(n, shard))))
+    return pa.RecordBatch.from_arrays(columns, schema=read_arrow_schema())
 
 
 class ReadIdxRecordBatches(beam.DoFn):
-    """ReadTask -> raw RecordBatches, tagged with their split.
+    """ReadTask -> raw RecordBatches with a SHARD_COLUMN, tagged with their split.
 
-    Emits to the main output for tasks of a single split, and to the tagged
-    outputs layout.TRAIN / layout.EVAL for the training pair.
+    Emits to the tagged output `task.split`, or layout.TRAIN / layout.EVAL for
+    the training pair. A batch never spans two shards; a shard's batches are
+    emitted together, in record order.
+
+    Args:
+      counter: name of the counter of images read (the job reads the training
+        pair twice: once to analyze, once to transform).
+      batch_records: records per RecordBatch, at most.
     """
 
-    def __init__(self, batch_records: int = BATCH_RECORDS):
+    def __init__(self, counter: str = "images_read", batch_records: int = BATCH_RECORDS):
         self._batch_records = batch_records
-        self._images_read = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "images_read")
+        self._images_read = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, counter)
         self._rejected = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "records_rejected")
 
     def process(self, task: ReadTask) -> Iterator:
         pair = task.pair
-        image_chunks = idx.iter_chunks(pair.images, task.start, task.stop, self._batch_records)
-        label_chunks = idx.iter_chunks(pair.labels, task.start, task.stop, self._batch_records)
+        start, stop = task.shards[0][1], task.shards[-1][2]  # a task's shards are contiguous
+        image_chunks = idx.iter_chunks(pair.images, start, stop, self._batch_records)
+        label_chunks = idx.iter_chunks(pair.labels, start, stop, self._batch_records)
+        shards = iter(task.shards)
+        shard, _, shard_stop = next(shards)
         for (first, images), (_, labels) in zip(image_chunks, label_chunks, strict=True):
             self._images_read.inc(len(images))
             try:
@@ -164,10 +196,19 @@ class ReadIdxRecordBatches(beam.DoFn):
             except idx.IdxFormatError:
                 self._rejected.inc()
                 raise
-            if task.eval_fraction <= 0:
-                yield beam.pvalue.TaggedOutput(task.split, to_record_batch(images, labels))
-                continue
-            is_eval = splits.eval_mask(first, first + len(images), pair.count, task.eval_fraction)
-            for split, rows in ((layout.TRAIN, ~is_eval), (layout.EVAL, is_eval)):
-                if rows.any():
-                    yield beam.pvalue.TaggedOutput(split, to_record_batch(images[rows], labels[rows]))
+            lo = 0
+            while lo < len(images):  # cut the chunk where a shard ends
+                while first + lo >= shard_stop:
+                    shard, _, shard_stop = next(shards)
+                hi = min(len(images), shard_stop - first)
+                yield from self._emit(task, shard, first + lo, images[lo:hi], labels[lo:hi])
+                lo = hi
+
+    def _emit(self, task: ReadTask, shard: int, first: int, images: np.ndarray, labels: np.ndarray):
+        if task.eval_fraction <= 0:
+            yield beam.pvalue.TaggedOutput(task.split, to_record_batch(images, labels, shard))
+            return
+        is_eval = splits.eval_mask(first, first + len(images), task.pair.count, task.eval_fraction)
+        for split, rows in ((layout.TRAIN, ~is_eval), (layout.EVAL, is_eval)):
+            if rows.any():
+                yield beam.pvalue.TaggedOutput(split, to_record_batch(images[rows], labels[rows], shard))

@@ -26,7 +26,6 @@ TEST = "test"
 SPLITS = (TRAIN, EVAL, TEST)
 
 SHARD_PREFIX = "part"
-SHARD_NAME_TEMPLATE = "-SSSSS-of-NNNNN"  # Beam's template: part-00000-of-00016
 SHARD_SUFFIX = ".tfrecord.gz"
 SHARD_COMPRESSION = "GZIP"  # tf.data / tf.io name of the shards' compression
 
@@ -39,6 +38,14 @@ def join(*parts: str) -> str:
 def split_dir(output_dir: str, split: str) -> str:
     """Returns the directory holding the shards of `split`."""
     return join(output_dir, split)
+
+
+def shard_name(index: int, num_shards: int) -> str:
+    """Returns the file name of shard `index` of `num_shards`, e.g. part-00003-of-00016.tfrecord.gz.
+
+    The numbering is Beam's default shard template (-SSSSS-of-NNNNN).
+    """
+    return f"{SHARD_PREFIX}-{index:05d}-of-{num_shards:05d}{SHARD_SUFFIX}"
 
 
 def shard_pattern(output_dir: str, split: str) -> str:

@@ -1,0 +1,119 @@
+"""Transformed RecordBatches -> the split's GZIP TFRecord shard files.
+
+`WriteShards` receives tf.Transform's output batches, each carrying the index of
+the shard of the source grid it came from (sources.SHARD_COLUMN, passed through
+tf.Transform), encodes them to tf.Examples with tfx_bsl's C++ encoder and writes
+each shard as one file, `SPLIT/part-SSSSS-of-NNNNN.tfrecord.gz`.
+
+Why not `beam.io.WriteToTFRecord`: with a fixed shard count it groups the whole
+split by shard key (a GroupByKey), which the local runner holds in memory, 14.5 GB
+for a million images; with runner-chosen sharding the file count follows the
+runner's bundles. Here a shard's batches arrive together from one read task in
+one bundle, so each file is written in one pass with no shuffle, and the shard
+contents depend only on the input, never on the runner.
+
+A shard is written to a temporary file under the staging directory's tmp/ and
+renamed into place when complete, so a retried bundle rewrites the same file
+and a failed attempt leaves nothing where outputs go.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import apache_beam as beam
+import pyarrow as pa
+import tensorflow as tf
+from tfx_bsl.public import tfxio
+
+from pipeline.sources import COUNTER_NAMESPACE, SHARD_COLUMN
+from schemas import layout
+
+
+def shard_of(record_batch: pa.RecordBatch) -> int:
+    """Returns the SHARD_COLUMN value of a batch's first row (every row has the same)."""
+    return record_batch.column(SHARD_COLUMN).flatten()[0].as_py()
+
+
+def write_empty_shards(output_dir: str, split: str, num_shards: int) -> list[str]:
+    """Writes a valid empty GZIP TFRecord file for each shard of `split` not written.
+
+    A shard of the grid can hold no records of a split (e.g. no eval records in a
+    small shard); the split still has exactly `num_shards` files.
+
+    Returns:
+      The paths written.
+    """
+    written = []
+    for index in range(num_shards):
+        path = layout.join(layout.split_dir(output_dir, split), layout.shard_name(index, num_shards))
+        if not tf.io.gfile.exists(path):
+            tf.io.TFRecordWriter(path, layout.SHARD_COMPRESSION).close()
+            written.append(path)
+    return written
+
+
+class WriteShards(beam.DoFn):
+    """(RecordBatch, passthrough) of one split -> its shard files (no output elements).
+
+    Args:
+      output_dir: the directory holding SPLIT/ (the run's staging directory).
+      split: layout.TRAIN, EVAL or TEST.
+      num_shards: shards in the split's grid (the NNNNN of the names).
+
+    Raises (in `process`):
+      ValueError: a shard's batches arrive split between other shards' batches
+        within a bundle, which would truncate a file already closed.
+    """
+
+    def __init__(self, output_dir: str, split: str, num_shards: int):
+        self._output_dir = output_dir
+        self._split = split
+        self._num_shards = num_shards
+        self._written = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, f"examples_written_{split}")
+        self._encoder = None
+        self._current = None  # (shard, temporary path, writer)
+        self._closed = set()
+
+    def setup(self):
+        self._encoder = tfxio.RecordBatchToExamplesEncoder()
+        for directory in (self._temporary_dir(), layout.split_dir(self._output_dir, self._split)):
+            tf.io.gfile.makedirs(directory)
+
+    def _temporary_dir(self) -> str:
+        return layout.join(self._output_dir, "tmp", "shards")
+
+    def start_bundle(self):
+        self._current, self._closed = None, set()
+
+    def process(self, element):
+        record_batch, _ = element  # (RecordBatch, unary passthrough features)
+        shard = shard_of(record_batch)
+        if self._current is None or self._current[0] != shard:
+            if shard in self._closed:
+                raise ValueError(
+                    f"{self._split} shard {shard} arrived in two runs within one bundle; expected each"
+                    " shard's batches together"
+                )
+            self._close()
+            temporary = layout.join(self._temporary_dir(), f"{self._split}-{shard:05d}-{uuid.uuid4().hex}")
+            self._current = (shard, temporary, tf.io.TFRecordWriter(temporary, layout.SHARD_COMPRESSION))
+        writer = self._current[2]
+        for example in self._encoder.encode(record_batch.drop_columns([SHARD_COLUMN])):
+            writer.write(example)
+        self._written.inc(record_batch.num_rows)
+
+    def finish_bundle(self):
+        self._close()
+
+    def _close(self) -> None:
+        if self._current is None:
+            return
+        shard, temporary, writer = self._current
+        self._current = None
+        writer.close()
+        final = layout.join(
+            layout.split_dir(self._output_dir, self._split), layout.shard_name(shard, self._num_shards)
+        )
+        tf.io.gfile.rename(temporary, final, overwrite=True)
+        self._closed.add(shard)
