@@ -42,7 +42,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest", "hypothesis", "ruff"],
-        "bench": ["py-spy"],
+        "bench": ["py-spy", "psutil"],
     },
     entry_points={
         "console_scripts": [
