@@ -56,7 +56,15 @@ def tree_rss(process: psutil.Process) -> int:
 
 def _preprocess(input_dir: str, output_dir: str, *beam_args: str) -> tuple[float, float]:
     """(wall seconds, peak RSS of the process tree in GB) of one preprocessing run."""
-    command = [sys.executable, "-m", "pipeline.preprocess", "--input-dir", input_dir, "--output-dir", output_dir]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.preprocess",
+        "--input-dir",
+        input_dir,
+        "--output-dir",
+        output_dir,
+    ]
     start = time.perf_counter()
     child = psutil.Popen(
         [*command, *beam_args],
