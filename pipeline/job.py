@@ -249,6 +249,12 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
     """
     started = time.time()
     outputs.check_output_dir(config.output_dir, config.overwrite)
+    stale = outputs.stale_staging_dirs(config.output_dir)
+    if stale:
+        _LOG.warning(
+            "staging directories of earlier runs that did not finish (delete them once no run uses them): %s",
+            ", ".join(stale),
+        )
     pairs = open_inputs(config.input_dir)
     counts = expected_counts(pairs, config.eval_fraction)
     shards = shard_counts(pairs, config.num_shards)
@@ -304,6 +310,7 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
                 "split_seed": splits.DEFAULT_SEED,
                 "runner": str(options.view_as(StandardOptions).runner),
                 "images_read": _counter(result, "images_read"),
+                "images_analyzed": _counter(result, "images_analyzed"),  # the training file's second read
             },
             "versions": _versions(),
             "wall_time_seconds": round(time.time() - started, 1),

@@ -16,6 +16,7 @@ import os
 import shutil
 import uuid
 
+import tensorflow as tf
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -78,6 +79,11 @@ def create_staging_dir(output_dir: str) -> str:
     except OSError as e:
         raise OSError(f"{output_dir}: cannot write beside this output directory: {e}") from e
     return staging_dir
+
+
+def stale_staging_dirs(output_dir: str) -> list[str]:
+    """Returns the staging directories beside `output_dir` (of killed runs, or of runs in progress)."""
+    return sorted(tf.io.gfile.glob(output_dir.rstrip("/") + STAGING_INFIX + "*"))
 
 
 def discard(staging_dir: str) -> None:

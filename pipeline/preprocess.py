@@ -54,7 +54,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[job.PreprocessConfig, list[s
         "--num-shards",
         type=int,
         default=0,
-        help=f"shards per split; 0 = one per {job.EXAMPLES_PER_SHARD} examples",
+        help=f"shards per split; 0 = one per {job.EXAMPLES_PER_SHARD} records of the split's source file",
     )
     parser.add_argument(
         "--normalization",

@@ -65,7 +65,9 @@ def test_killed_pipeline_leaves_nothing_finished_and_the_rerun_equals_a_clean_ru
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert not os.path.exists(output_dir)  # nothing that looks finished
-    assert commands.run_module("pipeline.preprocess", *args).returncode == 0
+    rerun = commands.run_module("pipeline.preprocess", *args)
+    assert rerun.returncode == 0
+    assert "staging directories of earlier runs that did not finish" in rerun.stderr  # the litter is named
     clean = str(tmp_path / "clean")
     assert (
         commands.run_module(

@@ -112,6 +112,8 @@ def test_manifest_and_metadata(run):
         manifest["options"]["normalization"] == "scale_0_1" and manifest["options"]["runner"] == "FnApiRunner"
     )
     assert manifest["versions"]["tensorflow"].startswith("2.21")
+    assert manifest["options"]["images_read"] == N_TRAIN + N_TEST
+    assert manifest["options"]["images_analyzed"] == N_TRAIN  # the analyzers read the training file
     raw_schema = tft.tf_metadata.metadata_io.read_metadata(os.path.join(output_dir, layout.RAW_METADATA_DIR))
     assert raw_schema.schema == features.load_raw_schema()
     assert sorted(os.listdir(os.path.dirname(output_dir))) == ["idx", "out"]  # no staging directory left
