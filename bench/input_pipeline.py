@@ -5,7 +5,8 @@ whole batches with the transformed feature spec; the bare loop is the least one 
 write (TFRecordDataset -> batch -> parse_example). input_fn adds parallel
 interleaved reads, shuffling, repeat, the label split and prefetch. The consumer
 does nothing, so this is the most the input can deliver; the training step's
-consumption (BENCHMARKS.md, figure 3) is the bar it must clear by 20x.
+consumption (BENCHMARKS.md, figure 3) is the bar it must clear by 20x. input_fn
+with a one-element shuffle buffer is measured too, to price the shuffle.
 """
 
 from __future__ import annotations
@@ -45,22 +46,29 @@ def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
         pattern = layout.shard_pattern(data_dir, layout.TRAIN)
         spec = transform.transformed_feature_spec()
         files = sorted(tf.io.gfile.glob(pattern))
-        runs = {"input_fn": [], "bare": []}
-        for _ in range(repeats):
-            bare = (
+        contenders = {
+            "bare": lambda: (
                 tf.data.TFRecordDataset(files, compression_type=layout.SHARD_COMPRESSION)
                 .repeat()
                 .batch(BATCH)
                 .map(lambda b: tf.io.parse_example(b, spec))
-            )
-            runs["bare"].append(_examples_per_sec(bare))
-            runs["input_fn"].append(
-                _examples_per_sec(inputs.input_fn(pattern, transform, BATCH, ModeKeys.TRAIN))
-            )
+            ),
+            "input_fn": lambda: inputs.input_fn(pattern, transform, BATCH, ModeKeys.TRAIN),
+            "input_fn_no_shuffle": lambda: inputs.input_fn(
+                pattern, transform, BATCH, ModeKeys.TRAIN, shuffle_buffer=1
+            ),
+        }
+        runs = {name: [] for name in contenders}
+        names = list(contenders)
+        for i in range(repeats):  # the order rotates round by round
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                runs[name].append(_examples_per_sec(contenders[name]()))
     medians = {k: float(np.median(v)) for k, v in runs.items()}
     return {
         "input_fn_examples_per_s": medians["input_fn"],
         "bare_examples_per_s": medians["bare"],
         "ratio": medians["input_fn"] / medians["bare"],
+        "no_shuffle_examples_per_s": medians["input_fn_no_shuffle"],
+        "shuffle_cost": 1.0 - medians["input_fn"] / medians["input_fn_no_shuffle"],
         "runs": {k: [round(r) for r in v] for k, v in runs.items()},
     }

@@ -112,14 +112,23 @@ def keras_examples_per_sec(x, y, steps: int) -> float:
     return steps * BATCH_SIZE / (Timer.end - Timer.start)
 
 
-def run(repeats: int = 3, steps: int = 200) -> dict:
-    """Medians over `repeats` alternating runs; the ratios runtime / Model.fit and bare / default."""
+def run(repeats: int = 5, steps: int = 300) -> dict:
+    """Medians over `repeats` rounds; the ratios runtime / Model.fit and bare / default.
+
+    Each round runs the three once, in an order rotated round by round, so no
+    contender always runs first (or last) on a machine whose speed drifts.
+    """
     x, y = load_images(12_800)
-    runs = {"estimator": [], "estimator_bare": [], "keras_fit": []}
-    for _ in range(repeats):
-        runs["keras_fit"].append(keras_examples_per_sec(x, y, steps))
-        runs["estimator"].append(estimator_examples_per_sec(x, y, steps, bare=False))
-        runs["estimator_bare"].append(estimator_examples_per_sec(x, y, steps, bare=True))
+    contenders = {
+        "keras_fit": lambda: keras_examples_per_sec(x, y, steps),
+        "estimator": lambda: estimator_examples_per_sec(x, y, steps, bare=False),
+        "estimator_bare": lambda: estimator_examples_per_sec(x, y, steps, bare=True),
+    }
+    runs = {name: [] for name in contenders}
+    names = list(contenders)
+    for i in range(repeats):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            runs[name].append(contenders[name]())
     medians = {k: float(np.median(v)) for k, v in runs.items()}
     return {
         **{f"{k}_examples_per_s": round(v, 1) for k, v in medians.items()},
