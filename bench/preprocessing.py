@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench import common
-from pipeline import idx, job, splits
+from pipeline import idx, job, sinks, splits
 from schemas import features, layout
 
 
@@ -37,7 +37,7 @@ def plain_writer(input_dir: str, output_dir: str, eval_fraction: float = 0.1) ->
         layout.TEST: (images["t10k"], labels["t10k"]),
     }
     counts = {}
-    options = tf.io.TFRecordOptions(compression_type=layout.SHARD_COMPRESSION)
+    options = sinks.shard_options()  # the same GZIP level as the pipeline's shards
     for split, (x, y) in parts.items():
         scaled = (x.reshape(len(x), -1).astype(np.float32) - low) / (high - low)
         os.makedirs(os.path.join(output_dir, split), exist_ok=True)

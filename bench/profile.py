@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,11 +23,24 @@ from bench import common
 RATE = 50  # samples per second
 
 
+def py_spy() -> str:
+    """The py-spy executable: beside this Python (a venv's bin/, not always on PATH) or on PATH.
+
+    Raises:
+      FileNotFoundError: py-spy is not installed (`pip install py-spy`).
+    """
+    search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    found = shutil.which("py-spy", path=search)
+    if not found:
+        raise FileNotFoundError("py-spy not found beside this Python or on PATH: pip install py-spy")
+    return found
+
+
 def record(command: list[str], output: str) -> None:
     """Runs command under py-spy, writing collapsed stacks to output."""
     subprocess.run(
         [
-            "py-spy",
+            py_spy(),
             "record",
             "--format",
             "raw",

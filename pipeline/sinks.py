@@ -29,6 +29,19 @@ from tfx_bsl.public import tfxio
 from pipeline.sources import COUNTER_NAMESPACE, SHARD_COLUMN
 from schemas import layout
 
+# zlib level of the shards. Measured on a Fashion-MNIST shard (9,000 examples of
+# 784 floats): level 1 compresses 4.4x faster than zlib's default (6), the file is
+# 11% larger (6.4 vs 5.8 MB), and tf.data reads both equally fast. Compression was
+# the pipeline's largest cost (38% of its samples at the default).
+COMPRESSION_LEVEL = 1
+
+
+def shard_options() -> tf.io.TFRecordOptions:
+    """The TFRecordWriter options of every shard: GZIP at COMPRESSION_LEVEL."""
+    return tf.io.TFRecordOptions(
+        compression_type=layout.SHARD_COMPRESSION, compression_level=COMPRESSION_LEVEL
+    )
+
 
 def shard_of(record_batch: pa.RecordBatch) -> int:
     """Returns the SHARD_COLUMN value of a batch's first row (every row has the same)."""
@@ -48,7 +61,7 @@ def write_empty_shards(output_dir: str, split: str, num_shards: int) -> list[str
     for index in range(num_shards):
         path = layout.join(layout.split_dir(output_dir, split), layout.shard_name(index, num_shards))
         if not tf.io.gfile.exists(path):
-            tf.io.TFRecordWriter(path, layout.SHARD_COMPRESSION).close()
+            tf.io.TFRecordWriter(path, shard_options()).close()
             written.append(path)
     return written
 
@@ -97,7 +110,7 @@ class WriteShards(beam.DoFn):
                 )
             self._close()
             temporary = layout.join(self._temporary_dir(), f"{self._split}-{shard:05d}-{uuid.uuid4().hex}")
-            self._current = (shard, temporary, tf.io.TFRecordWriter(temporary, layout.SHARD_COMPRESSION))
+            self._current = (shard, temporary, tf.io.TFRecordWriter(temporary, shard_options()))
         writer = self._current[2]
         for example in self._encoder.encode(record_batch.drop_columns([SHARD_COLUMN])):
             writer.write(example)
