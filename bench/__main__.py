@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -91,6 +92,7 @@ def _table(results: dict) -> str:
             f"accuracy ({name}): test {r['test_accuracy']:.4f} (target >= {r['target']}) after {r['steps']} steps,"
             f" {r['train_minutes']:.1f} min"
         )
+    lines.append("wall time: " + ", ".join(f"{k} {v} min" for k, v in results["wall_minutes"].items()))
     return "\n".join(lines)
 
 
@@ -102,9 +104,11 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     chosen = args.only or list(FAST) + (list(FULL) if args.full else [])
-    results = {"machine": common.machine()}
+    results = {"machine": common.machine(), "wall_minutes": {}}
     for name in chosen:
+        start = time.perf_counter()
         results[name] = {**FAST, **FULL}[name](args.repeats)
+        results["wall_minutes"][name] = round((time.perf_counter() - start) / 60, 1)
     print(_table(results))
     if args.json:
         with open(args.json, "w") as f:
