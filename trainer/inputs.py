@@ -17,6 +17,11 @@ from trainer.estimator import ModeKeys
 
 DEFAULT_SHUFFLE_BUFFER = 10_000
 PARALLEL_READS = 4
+# Consecutive records taken from one shard before the interleave moves to the next.
+# Switching shards every record cost about 15% of the input's rate (bench/input_pipeline.py:
+# 95k ex/s at 1, 112k at 16, 123k at 64, bare loop 119k); the shuffle buffer that follows
+# holds ~150 such runs, so examples are as mixed as before.
+INTERLEAVE_BLOCK = 64
 
 
 def input_fn(
@@ -58,6 +63,7 @@ def input_fn(
     dataset = filenames.interleave(
         lambda path: tf.data.TFRecordDataset(path, compression_type=layout.SHARD_COMPRESSION),
         cycle_length=min(len(files), PARALLEL_READS),
+        block_length=INTERLEAVE_BLOCK,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=not training,
     )
