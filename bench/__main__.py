@@ -1,7 +1,7 @@
 """Run the benchmarks and print a table.
 
-    python -m bench                 # the fast set (about 10 minutes on 2 cores)
-    python -m bench --full          # also accuracy of full training runs (about 30 minutes)
+    python -m bench                 # the fast set (about 8 minutes on 2 cores)
+    python -m bench --full          # also accuracy, distributed and scale (about 30 minutes)
     python -m bench --only serving  # one benchmark
 
 Every figure is a ratio against a baseline run in the same process.
