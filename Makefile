@@ -34,7 +34,7 @@ preprocess: data
 demo: preprocess
 	rm -rf $(OUT_DIR)/job
 	$(BIN)/python -m trainer.task --data-dir $(OUT_DIR)/data --job-dir $(OUT_DIR)/job
-	$(BIN)/python -m trainer.predict --saved-model "$$(ls -d $(OUT_DIR)/job/export/best/* | tail -n 1)" \
+	$(BIN)/python -m trainer.predict --saved-model $(OUT_DIR)/job/export/best \
 	  --idx-images $(DATA_DIR)/t10k-images-idx3-ubyte.gz --idx-labels $(DATA_DIR)/t10k-labels-idx1-ubyte.gz \
 	  --output $(OUT_DIR)/predictions.csv --report-dir $(OUT_DIR)/report
 	@echo "outputs in $(OUT_DIR)/: data/ (TFRecords, transform_fn/), job/ (checkpoints, export/), report/"

@@ -1,4 +1,4 @@
-"""One distribution for the whole project: `pipeline`, `trainer` and `schemas`.
+"""One distribution for the whole project: `pipeline`, `trainer`, `estimator`, `common`, `schemas`.
 
 It is also what Dataflow installs on each worker (`--setup_file ./setup.py`).
 Exact versions of everything for a reproducible install: constraints.txt
@@ -10,6 +10,7 @@ import pathlib
 from setuptools import find_packages, setup
 
 README = pathlib.Path(__file__).with_name("README.md")
+PACKAGES = ("pipeline", "trainer", "estimator", "common", "schemas")
 
 setup(
     name="idx-tfrecords",
@@ -22,9 +23,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.14",
-    packages=find_packages(
-        include=["pipeline", "pipeline.*", "trainer", "trainer.*", "schemas", "schemas.*"]
-    ),
+    packages=find_packages(include=[p for name in PACKAGES for p in (name, f"{name}.*")]),
     package_data={"schemas": ["*.pbtxt"]},
     include_package_data=True,
     install_requires=[

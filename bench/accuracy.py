@@ -13,25 +13,26 @@ import time
 
 from bench import common
 from pipeline import job
+from pipeline.config import PreprocessConfig
 from trainer import hparams as hparams_lib
-from trainer import model, task
+from trainer import job as trainer_job
 
-TARGETS = {model.CNN: 0.920, model.VGG: 0.935}
+TARGETS = {hparams_lib.CNN: 0.920, hparams_lib.VGG: 0.935}
 
 
-def run(input_dir: str = common.FASHION_MNIST_DIR, models=model.MODELS) -> dict:
+def run(input_dir: str = common.FASHION_MNIST_DIR, models=hparams_lib.MODELS) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as work:
         data_dir = os.path.join(work, "data")
-        job.run_preprocessing(job.PreprocessConfig(input_dir, data_dir))
+        job.run_preprocessing(PreprocessConfig(input_dir, data_dir))
         for name in models:
             hparams = hparams_lib.HParams(model=name)
             start = time.perf_counter()
-            result = task.train(data_dir, os.path.join(work, name), hparams)
+            result = trainer_job.train(data_dir, os.path.join(work, name), hparams)
             results[name] = {
-                "test_accuracy": result["test"]["accuracy"],
-                "eval_accuracy": result["eval"]["accuracy"],
-                "steps": result["test"]["global_step"],
+                "test_accuracy": result.test["accuracy"],
+                "eval_accuracy": result.eval["accuracy"],
+                "steps": result.test["global_step"],
                 "train_minutes": (time.perf_counter() - start) / 60,
                 "target": TARGETS[name],
             }

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from bench import common
 from pipeline import job
+from pipeline.config import PreprocessConfig
 from trainer import local_cluster
 
 STEPS = 600
@@ -38,7 +39,7 @@ def run(input_dir: str = common.FASHION_MNIST_DIR, steps: int = STEPS) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as work:
         data_dir = os.path.join(work, "data")
-        job.run_preprocessing(job.PreprocessConfig(input_dir, data_dir))
+        job.run_preprocessing(PreprocessConfig(input_dir, data_dir))
         for workers in (0, 1):
             job_dir = os.path.join(work, f"job-{workers}")
             args = ["--data-dir", data_dir, "--job-dir", job_dir, "--train-steps", str(steps)]

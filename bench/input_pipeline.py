@@ -20,10 +20,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from bench import common
+from estimator import ModeKeys
 from pipeline import job
+from pipeline.config import PreprocessConfig
 from schemas import layout
+from schemas.manifest import Manifest
 from trainer import inputs
-from trainer.estimator import ModeKeys
 
 BATCH = 100
 BATCHES = 2000  # 200,000 examples: several passes over the 54,000
@@ -41,11 +43,10 @@ def _examples_per_sec(dataset) -> float:
 def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
     with tempfile.TemporaryDirectory() as work:
         data_dir = os.path.join(work, "data")
-        job.run_preprocessing(job.PreprocessConfig(input_dir, data_dir))
+        job.run_preprocessing(PreprocessConfig(input_dir, data_dir))
         transform = tft.TFTransformOutput(data_dir)
-        pattern = layout.shard_pattern(data_dir, layout.TRAIN)
+        files = Manifest.read(data_dir).shard_paths(data_dir, layout.TRAIN)
         spec = transform.transformed_feature_spec()
-        files = sorted(tf.io.gfile.glob(pattern))
         contenders = {
             "bare": lambda: (
                 tf.data.TFRecordDataset(files, compression_type=layout.SHARD_COMPRESSION)
@@ -53,9 +54,9 @@ def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
                 .batch(BATCH)
                 .map(lambda b: tf.io.parse_example(b, spec))
             ),
-            "input_fn": lambda: inputs.input_fn(pattern, transform, BATCH, ModeKeys.TRAIN),
+            "input_fn": lambda: inputs.input_fn(files, transform, BATCH, ModeKeys.TRAIN),
             "input_fn_no_shuffle": lambda: inputs.input_fn(
-                pattern, transform, BATCH, ModeKeys.TRAIN, shuffle_buffer=1
+                files, transform, BATCH, ModeKeys.TRAIN, shuffle_buffer=1
             ),
         }
         runs = {name: [] for name in contenders}

@@ -17,7 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from bench import common
-from pipeline import idx, job, sinks, splits
+from common import idx
+from pipeline import job, sinks, splits
+from pipeline.config import PreprocessConfig
 from schemas import features, layout
 
 
@@ -70,9 +72,9 @@ def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR, beam_args: 
             counts["baseline"] = plain_writer(input_dir, os.path.join(work, "plain"))
 
         def pipeline():
-            config = job.PreprocessConfig(input_dir, os.path.join(work, "job"), overwrite=True)
+            config = PreprocessConfig(input_dir, os.path.join(work, "job"), overwrite=True)
             manifest = job.run_preprocessing(config, list(beam_args))
-            counts["pipeline"] = {s: v["examples"] for s, v in manifest["splits"].items()}
+            counts["pipeline"] = {s: v.examples for s, v in manifest.splits.items()}
 
         timings = {"baseline": common.Timing("baseline", []), "pipeline": common.Timing("pipeline", [])}
         for _ in range(repeats):  # alternate, so drift in the machine's speed hits both alike

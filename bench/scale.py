@@ -20,7 +20,7 @@ import numpy as np
 import psutil
 
 from bench import common
-from pipeline import idx
+from common import idx
 
 N_IMAGES = 1_000_000
 N_TEST = 10_000

@@ -22,12 +22,16 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
+import estimator as tfe
 from bench import common
-from pipeline import idx, job
+from common import idx
+from estimator import export_dirs
+from pipeline import job
+from pipeline.config import PreprocessConfig
 from schemas import features
-from trainer import estimator as tfe
 from trainer import hparams as hparams_lib
-from trainer import model, serving, task
+from trainer import job as trainer_job
+from trainer import model, serving
 
 LATENCY_CALLS = 300
 THROUGHPUT_BATCH = 256
@@ -42,15 +46,17 @@ def _float_example(pixels: np.ndarray) -> bytes:
 def export_both(work: str, input_dir: str) -> tuple[str, str, str]:
     """Preprocesses, trains briefly, exports with and without the transform."""
     data_dir = os.path.join(work, "data")
-    job.run_preprocessing(job.PreprocessConfig(input_dir, data_dir))
+    job.run_preprocessing(PreprocessConfig(input_dir, data_dir))
     hparams = hparams_lib.HParams(train_steps=100, save_checkpoints_steps=100, throttle_secs=0)
-    result = task.train(data_dir, os.path.join(work, "job"), hparams)
-    with_transform = task.newest_export(os.path.join(work, "job", "export", task.LATEST_EXPORTER))
+    result = trainer_job.train(data_dir, os.path.join(work, "job"), hparams)
+    with_transform = export_dirs.newest_export(
+        trainer_job.export_base(result.job_dir, trainer_job.LATEST_EXPORTER)
+    )
     spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()
     spec.pop(features.LABEL_KEY)
     estimator = tfe.Estimator(
         model.model_fn,
-        result["job_dir"],
+        result.job_dir,
         params=hparams.model_params(100, "fashion_mnist", features.CLASS_NAMES["fashion_mnist"]),
     )
     without = estimator.export_saved_model(

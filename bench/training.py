@@ -18,12 +18,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
+import estimator as tfe
 from bench import common
-from pipeline import idx
+from common import idx
 from schemas import features
-from trainer import estimator as tfe
 from trainer import model
-from trainer.hparams import HParams
+from trainer.hparams import CNN, HParams
 
 BATCH_SIZE = 100
 WARMUP_STEPS = 30
@@ -61,9 +61,7 @@ def estimator_examples_per_sec(x, y, steps: int, bare: bool) -> float:
     hooks_off = {"save_summary_steps": None, "log_step_count_steps": None} if bare else {}
     config = tfe.RunConfig(tf_random_seed=0, save_checkpoints_steps=10**9, **hooks_off)
     # As Model.fit below: constant learning rate, no augmentation.
-    hparams = HParams(
-        model=model.CNN, learning_rate=LEARNING_RATE, constant_learning_rate=True, augment=False
-    )
+    hparams = HParams(model=CNN, learning_rate=LEARNING_RATE, constant_learning_rate=True, augment=False)
     params = hparams.model_params(steps, "fashion_mnist", [str(i) for i in range(10)])
     timer = _StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:

@@ -2,16 +2,23 @@
 
     python -m pipeline.download --dataset fashion_mnist --dest data/fashion-mnist
 
-For each of the four files, in order:
-  1. a file already in DEST that passes the checks below is kept;
-  2. a system copy (Debian's `dataset-fashion-mnist` package installs
-     /usr/share/datasets/fashion-mnist/) is copied in when its IDX header and
-     decompressed size are right. Debian recompressed those files, so their MD5
-     differs from the published one; the decompressed bytes are the dataset;
-  3. each mirror in turn: downloaded to a temporary file, checked against the
-     MD5 its publisher gives (MNIST: the checksums torchvision pins; Fashion-MNIST:
-     the table in zalandoresearch/fashion-mnist's README), then renamed in place.
-     A file that fails the check is deleted, never kept.
+Every file is verified by content before it is kept, and the command says which
+check accepted it:
+
+  - "gzip MD5": the file's bytes are the publisher's .gz (MNIST: the MD5s
+    torchvision pins for the mirrors; Fashion-MNIST: the table in
+    zalandoresearch/fashion-mnist's README);
+  - "content MD5": its decompressed bytes are the dataset's (the MD5s of the
+    uncompressed IDX files, as dataset loaders publish them beside the .gz ones).
+    Debian's `dataset-fashion-mnist` package recompressed the files, so this is
+    how its copy in /usr/share/datasets/fashion-mnist/ is accepted.
+
+For each of the four files, in order: a file already in DEST that passes; a
+system copy that passes (copied in); each mirror in turn (downloaded to a
+temporary file, renamed in place only if its MD5 is the publisher's). A file
+that fails is never kept; Fashion-MNIST files are not MNIST's, and a file of the
+right size with other bytes (shuffled labels, another dataset) fails.
+No TensorFlow: the files are checked with gzip and hashlib.
 """
 
 from __future__ import annotations
@@ -24,31 +31,26 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import zlib
 from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from pipeline import cli, idx
+from common import cli
+from common.errors import ConfigError, UserError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
-
-# Decompressed sizes, the same for MNIST and Fashion-MNIST: 16-byte header + 60,000
-# or 10,000 28x28 images; 8-byte header + one byte a label.
-DECOMPRESSED_BYTES = {
-    TRAIN_IMAGES: 47_040_016,
-    TRAIN_LABELS: 60_008,
-    TEST_IMAGES: 7_840_016,
-    TEST_LABELS: 10_008,
-}
-_NDIM = {TRAIN_IMAGES: 3, TRAIN_LABELS: 1, TEST_IMAGES: 3, TEST_LABELS: 1}
+FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+GZIP_MD5 = "gzip MD5"
+CONTENT_MD5 = "content MD5"
 _TIMEOUT_SECONDS = 60
 _BLOCK = 1 << 20
 
 
-class DownloadError(OSError):
+class DownloadError(UserError, OSError):
     """No source gave a file that passes its checks."""
 
 
@@ -58,12 +60,14 @@ class DatasetSource:
 
     Attributes:
       mirrors: base URLs, tried in order; file names are appended.
-      md5: published MD5 of each gzip file, by file name.
+      md5: published MD5 of each .gz file, by file name.
+      content_md5: published MD5 of each file's decompressed bytes, by .gz file name.
       system_dirs: folders a system package may have installed the files into.
     """
 
     mirrors: tuple[str, ...]
     md5: dict[str, str]
+    content_md5: dict[str, str]
     system_dirs: tuple[str, ...] = ()
 
 
@@ -80,6 +84,12 @@ DATASETS = {
             TEST_IMAGES: "9fb629c4189551a2d022fa330f9573f3",
             TEST_LABELS: "ec29112dd5afa0611ce80d1b7f02629c",
         },
+        content_md5={
+            TRAIN_IMAGES: "6bbc9ace898e44ae57da46a324031adb",
+            TRAIN_LABELS: "a25bea736e30d166cdddb491f175f624",
+            TEST_IMAGES: "2646ac647ad5339dbf082846283269ea",
+            TEST_LABELS: "27ae3e4e09519cfbb04c329615203637",
+        },
     ),
     "fashion_mnist": DatasetSource(
         mirrors=(
@@ -92,9 +102,16 @@ DATASETS = {
             TEST_IMAGES: "bef4ecab320f06d8554ea6380940ec79",
             TEST_LABELS: "bb300cfdad3c16e7a12a480ee83cd310",
         },
+        content_md5={
+            TRAIN_IMAGES: "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+            TRAIN_LABELS: "9018921c3c673c538a1fc5bad174d6f9",
+            TEST_IMAGES: "8181f5470baa50b63fa0f6fddb340f0a",
+            TEST_LABELS: "15d484375f8d13e6eb1aabb0c3f46965",
+        },
         system_dirs=("/usr/share/datasets/fashion-mnist",),
     ),
 }
+DEFAULT_DATASET = "fashion_mnist"
 
 
 def md5sum(path: str) -> str:
@@ -106,25 +123,25 @@ def md5sum(path: str) -> str:
     return digest.hexdigest()
 
 
-def _decompressed_size(path: str) -> int:
-    size = 0
-    with gzip.open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            size += len(block)
-    return size
-
-
-def is_valid_copy(path: str, name: str) -> bool:
-    """Whether a local copy of `name` is the dataset file, whatever its compression.
-
-    True when its IDX header is right for the file and its decompressed size is
-    DECOMPRESSED_BYTES[name] (how a recompressed system copy is accepted).
-    """
+def _content_md5(path: str) -> str | None:
+    """The MD5 of a gzip file's decompressed bytes (None if it is not a readable gzip file)."""
+    digest = hashlib.md5(usedforsecurity=False)
     try:
-        idx.read_header(path, _NDIM[name])
-        return _decompressed_size(path) == DECOMPRESSED_BYTES[name]
-    except (OSError, EOFError, idx.IdxFormatError):
-        return False
+        with gzip.open(path, "rb") as f:
+            for block in iter(lambda: f.read(_BLOCK), b""):
+                digest.update(block)
+    except (OSError, EOFError, zlib.error):  # not gzip, truncated, corrupt
+        return None
+    return digest.hexdigest()
+
+
+def accepted_by(path: str, name: str, source: DatasetSource) -> str | None:
+    """Which check a local copy of `name` passes: GZIP_MD5, CONTENT_MD5, or None (neither)."""
+    if md5sum(path) == source.md5[name]:
+        return GZIP_MD5
+    if _content_md5(path) == source.content_md5[name]:
+        return CONTENT_MD5
+    return None
 
 
 def _copy_atomically(src: str, dest_path: str) -> None:
@@ -161,65 +178,68 @@ def _download(url: str, dest_path: str, expected_md5: str) -> None:
             os.remove(tmp)
 
 
-def fetch_file(name: str, source: DatasetSource, dest: str) -> tuple[str, str]:
+def fetch_file(name: str, source: DatasetSource, dest: str) -> tuple[str, str, str]:
     """Puts a verified copy of `name` into `dest`.
 
     Returns:
-      (path in dest, where it came from: 'present', a system path or a URL).
+      (path in dest, where it came from: 'present', a system path or a URL,
+      the check that accepted it: GZIP_MD5 or CONTENT_MD5).
 
     Raises:
       DownloadError: no source passed the checks; the message lists each failure.
     """
     dest_path = os.path.join(dest, name)
-    if os.path.exists(dest_path) and (
-        md5sum(dest_path) == source.md5[name] or is_valid_copy(dest_path, name)
-    ):
-        return dest_path, "present"
     failures = []
+    if os.path.exists(dest_path):
+        check = accepted_by(dest_path, name, source)
+        if check:
+            return dest_path, "present", check
+        failures.append(f"{dest_path}: neither the published gzip nor the published content; replaced")
     for folder in source.system_dirs:
         candidate = os.path.join(folder, name)
         if not os.path.exists(candidate):
             continue
-        if is_valid_copy(candidate, name):
+        check = accepted_by(candidate, name, source)
+        if check:
             _copy_atomically(candidate, dest_path)
-            return dest_path, candidate
-        failures.append(
-            f"{candidate}: not the expected IDX data ({DECOMPRESSED_BYTES[name]} bytes decompressed)"
-        )
+            return dest_path, candidate, check
+        failures.append(f"{candidate}: neither the published gzip nor the published content")
     for mirror in source.mirrors:
         url = mirror + name
         try:
             _download(url, dest_path, source.md5[name])
-            return dest_path, url
+            return dest_path, url, GZIP_MD5
         except DownloadError as e:
             failures.append(str(e))
+    if os.path.exists(dest_path) and not accepted_by(dest_path, name, source):
+        os.remove(dest_path)  # a file that failed its checks is never kept
     raise DownloadError(f"{name}: no source worked: " + "; ".join(failures or ["no sources configured"]))
 
 
-def fetch(dataset: str, dest: str, sources: dict[str, DatasetSource] | None = None) -> dict[str, str]:
+def fetch(dataset: str, dest: str, sources: dict[str, DatasetSource] | None = None) -> dict[str, tuple[str, str]]:
     """Fetches all four IDX files of `dataset` into `dest`.
 
     Returns:
-      {file name: where it came from}.
+      {file name: (where it came from, the check that accepted it)}.
 
     Raises:
-      ValueError: unknown dataset. DownloadError: a file could not be had.
+      ConfigError: unknown dataset. DownloadError: a file could not be had.
     """
     sources = DATASETS if sources is None else sources
     if dataset not in sources:
-        raise ValueError(f"unknown dataset {dataset!r}: expected one of {sorted(sources)}")
+        raise ConfigError(f"unknown dataset {dataset!r}: expected one of {sorted(sources)}")
     os.makedirs(dest, exist_ok=True)
     source = sources[dataset]
-    return {name: fetch_file(name, source, dest)[1] for name in source.md5}
+    return {name: fetch_file(name, source, dest)[1:] for name in source.md5}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.download", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="fashion_mnist")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default=DEFAULT_DATASET)
     parser.add_argument("--dest", required=True, help="local directory for the four .gz files")
     args = parser.parse_args(argv)
-    for name, origin in fetch(args.dataset, args.dest).items():
-        print(f"{os.path.join(args.dest, name)}  <- {origin}")
+    for name, (origin, check) in fetch(args.dataset, args.dest).items():
+        print(f"{os.path.join(args.dest, name)}  <- {origin}  ({check} verified)")
     return 0
 
 

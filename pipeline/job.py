@@ -12,7 +12,7 @@ memory). Raw data enters tf.Transform as Arrow RecordBatches (TFXIO) and leaves
 as RecordBatches; each carries its shard index through tf.Transform as a
 passthrough column, so every shard file is written in one pass with no shuffle
 (sinks.py). Everything is written to a staging directory and committed at the
-end (outputs.py).
+end (outputs.py), with the manifest (schemas/manifest.py) written last.
 """
 
 from __future__ import annotations
@@ -26,19 +26,21 @@ import platform
 import time
 
 import apache_beam as beam
+import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 from tfx_bsl.public import tfxio
 
+from common import idx
+from common.errors import InputNotFoundError
 from pipeline import outputs, preprocessing, sinks, sources, splits
+from pipeline.config import EXAMPLES_PER_SHARD, PreprocessConfig
 from schemas import features, layout
+from schemas import manifest as manifest_lib
 
-EXAMPLES_PER_SHARD = 10_000  # automatic sharding, records of a source file a shard: ~30 MB of floats
 DEFAULT_RUNNER = "FnApiRunner"  # Beam's in-process portable runner: no Prism download, same results offline
-MANIFEST_FORMAT_VERSION = 1
 _TELEMETRY = ["idx-tfrecords", "preprocess"]
 _LOG = logging.getLogger(__name__)
 
@@ -47,55 +49,19 @@ class PipelineError(RuntimeError):
     """The pipeline ran but its outputs are not what the inputs promised."""
 
 
-@dataclasses.dataclass(frozen=True)
-class PreprocessConfig:
-    """What one preprocessing run does (the job's own flags).
-
-    Attributes:
-      input_dir: directory holding train-images*, train-labels*, t10k-images*,
-        t10k-labels* IDX files (gzip or not); local or gs://.
-      output_dir: where the finished outputs go (see schemas/layout.py).
-      eval_fraction: share of the training file carved out as eval, in [0, 1).
-      num_shards: shards per split; 0 picks ceil(records / EXAMPLES_PER_SHARD)
-        from the records of the split's source file (train and eval share the
-        training file's grid: shard i of each holds records of the same range).
-      normalization: preprocessing.SCALE_0_1 or preprocessing.Z_SCORE.
-      overwrite: replace an existing output_dir.
-      dataset: key of schemas.features.CLASS_NAMES, recorded in the manifest.
-    """
-
-    input_dir: str
-    output_dir: str
-    eval_fraction: float = 0.1
-    num_shards: int = 0
-    normalization: str = preprocessing.SCALE_0_1
-    overwrite: bool = False
-    dataset: str = features.DEFAULT_DATASET
-
-    def __post_init__(self):
-        if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")
-        if self.num_shards < 0:
-            raise ValueError(f"--num-shards must be >= 0 (0: automatic), got {self.num_shards}")
-        if self.normalization not in preprocessing.NORMALIZATIONS:
-            raise ValueError(
-                f"--normalization must be one of {preprocessing.NORMALIZATIONS}, got {self.normalization!r}"
-            )
-        features.class_names(self.dataset)
-
-
 def find_idx_file(input_dir: str, stem: str) -> str:
     """Finds the one file named `stem`* (e.g. train-images*) in `input_dir`.
 
+    The directory is listed, not globbed: its own name is taken literally.
+
     Raises:
-      FileNotFoundError: none, or more than one, matches.
+      InputNotFoundError: none, or more than one, matches.
     """
-    pattern = layout.join(input_dir, stem + "*")
-    matches = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
-    if len(matches) != 1:
-        found = ", ".join(matches) or "none"
-        raise FileNotFoundError(f"{input_dir}: expected exactly one IDX file named {stem}*, found {found}")
-    return matches[0]
+    names = [n for n in tf.io.gfile.listdir(input_dir) if n.startswith(stem) and not n.endswith("/")]
+    if len(names) != 1:
+        found = ", ".join(sorted(names)) or "none"
+        raise InputNotFoundError(f"{input_dir}: expected exactly one IDX file named {stem}*, found {found}")
+    return layout.join(input_dir, names[0])
 
 
 def open_inputs(input_dir: str) -> dict[str, sources.IdxPair]:
@@ -105,18 +71,18 @@ def open_inputs(input_dir: str) -> dict[str, sources.IdxPair]:
       {sources.TRAINING_SOURCE: pair, sources.TEST_SOURCE: pair}.
 
     Raises:
-      FileNotFoundError, IdxFormatError: as `find_idx_file`, `sources.open_pair`
-      and `sources.check_all_labels`.
+      InputNotFoundError, IdxFormatError: as `find_idx_file`, `sources.open_pair`
+      and `sources.check_all_labels`; IdxFormatError also for a pair of no records.
     """
-    if not FileSystems.match([layout.join(input_dir, "*")])[0].metadata_list:
-        raise FileNotFoundError(f"{input_dir}: input directory is missing or empty")
+    if not tf.io.gfile.isdir(input_dir) or not tf.io.gfile.listdir(input_dir):
+        raise InputNotFoundError(f"{input_dir}: input directory is missing or empty")
     pairs = {}
     for stem in (sources.TRAINING_SOURCE, sources.TEST_SOURCE):
         pair = sources.open_pair(
             find_idx_file(input_dir, f"{stem}-images"), find_idx_file(input_dir, f"{stem}-labels")
         )
         if pair.count == 0:
-            raise PipelineError(f"{pair.images.path}: holds no images")
+            raise idx.IdxFormatError(pair.images.path, "byte offset 4 (record count)", "at least 1", "0")
         sources.check_all_labels(pair)
         pairs[stem] = pair
     return pairs
@@ -224,14 +190,33 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _list_shards(staging_dir: str, split: str) -> list[str]:
-    pattern = layout.shard_pattern(staging_dir, split)
-    paths = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
-    prefix = staging_dir.rstrip("/") + "/"
-    return [p[len(prefix) :] for p in paths]
+def _input_records(pairs: dict[str, sources.IdxPair]) -> dict[str, dict]:
+    records = {}
+    for stem, pair in pairs.items():
+        for kind, header in (("images", pair.images), ("labels", pair.labels)):
+            records[f"{stem}_{kind}"] = {
+                "path": header.path,
+                "sha256": manifest_lib.file_sha256(header.path),
+                "bytes": header.file_size,
+                "records": header.count,
+                "dims": list(header.dims),
+            }
+    return records
 
 
-def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = ()) -> dict:
+def _written_splits(staging_dir: str, shards: dict[str, int], counts: dict[str, int]) -> dict:
+    """The manifest's splits from the shard records, checked against the expected counts."""
+    written = {}
+    for split in layout.SPLITS:
+        listed = sinks.read_shards(staging_dir, split, shards[split])
+        total = sum(shard.examples for shard in listed)
+        if total != counts[split]:
+            raise PipelineError(f"{split}: shards hold {total} examples, the inputs {counts[split]}")
+        written[split] = manifest_lib.Split(examples=total, shards=listed)
+    return written
+
+
+def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = ()) -> manifest_lib.Manifest:
     """Runs the job and commits its outputs to `config.output_dir`.
 
     Args:
@@ -242,13 +227,15 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
       The manifest written to OUTPUT_DIR/manifest.json.
 
     Raises:
-      OutputExistsError: output_dir exists and config.overwrite is False.
-      FileNotFoundError, IdxFormatError: missing or malformed inputs.
+      OutputExistsError: output_dir exists and config.overwrite is False, or it
+        may not be replaced (not an earlier output; it holds the inputs).
+      InputNotFoundError, IdxFormatError: missing or malformed inputs.
       PipelineError: the written counts differ from what the inputs hold.
       Exception: whatever the runner raises; nothing is left in output_dir.
     """
     started = time.time()
-    outputs.check_output_dir(config.output_dir, config.overwrite)
+    outputs.recover(config.output_dir)
+    outputs.check_output_dir(config.output_dir, config.overwrite, config.input_dir)
     stale = outputs.stale_staging_dirs(config.output_dir)
     if stale:
         _LOG.warning(
@@ -262,16 +249,7 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
     staging_dir = outputs.create_staging_dir(config.output_dir)
     _LOG.info("staging outputs in %s", staging_dir)
     try:
-        inputs = {}
-        for stem, pair in pairs.items():
-            for kind, header in (("images", pair.images), ("labels", pair.labels)):
-                inputs[f"{stem}_{kind}"] = {
-                    "path": header.path,
-                    "sha256": outputs.sha256(header.path),
-                    "bytes": header.file_size,
-                    "records": header.count,
-                    "dims": list(header.dims),
-                }
+        inputs = _input_records(pairs)
         metadata_io.write_metadata(
             dataset_metadata.DatasetMetadata(features.load_raw_schema()),
             layout.join(staging_dir, layout.RAW_METADATA_DIR),
@@ -285,23 +263,16 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
         written = {split: _counter(result, f"examples_written_{split}") for split in layout.SPLITS}
         if written != counts:
             raise PipelineError(f"examples written {written} differ from the inputs' {counts}")
-        for split in layout.SPLITS:
-            sinks.write_empty_shards(staging_dir, split, shards[split])
+        written_splits = _written_splits(staging_dir, shards, counts)
         outputs.discard(layout.join(staging_dir, "tmp"))
-        manifest = {
-            "format_version": MANIFEST_FORMAT_VERSION,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "dataset": config.dataset,
-            "class_names": list(features.class_names(config.dataset)),
-            "inputs": inputs,
-            "splits": {
-                split: {"examples": counts[split], "shards": _list_shards(staging_dir, split)}
-                for split in layout.SPLITS
-            },
-            "transform_fn": layout.TRANSFORM_FN_DIR,
-            "transformed_metadata": layout.TRANSFORMED_METADATA_DIR,
-            "raw_metadata": layout.RAW_METADATA_DIR,
-            "options": {
+        manifest = manifest_lib.Manifest(
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            dataset=config.dataset,
+            class_names=features.class_names(config.dataset),
+            inputs=inputs,
+            splits=written_splits,
+            transform_sha256=manifest_lib.transform_sha256(staging_dir),
+            options={
                 **{
                     k: v
                     for k, v in dataclasses.asdict(config).items()
@@ -312,9 +283,9 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
                 "images_read": _counter(result, "images_read"),
                 "images_analyzed": _counter(result, "images_analyzed"),  # the training file's second read
             },
-            "versions": _versions(),
-            "wall_time_seconds": round(time.time() - started, 1),
-        }
+            versions=_versions(),
+            wall_time_seconds=round(time.time() - started, 1),
+        )
         outputs.commit(staging_dir, config.output_dir, manifest, config.overwrite)
     except BaseException:
         outputs.discard(staging_dir)

@@ -19,7 +19,8 @@ On Google Cloud Dataflow (inputs and outputs on gs://):
 
 Flags of the job are below; every other flag goes to Beam's PipelineOptions.
 Exit status: 0 when OUTPUT_DIR holds a finished run, 1 otherwise (with one line
-`error: ...` for bad input), and nothing finished-looking is left on failure.
+`error: ...` for bad input), 2 for a usage error; nothing finished-looking is
+left on failure. Flags are parsed before TensorFlow and Beam are imported.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ import json
 import logging
 from collections.abc import Sequence
 
-from pipeline import cli, job, preprocessing
+from common import cli
+from pipeline import config as config_lib
 from schemas import features, layout
 
 _LOG = logging.getLogger("pipeline.preprocess")
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[job.PreprocessConfig, list[str]]:
+def parse_args(argv: Sequence[str] | None) -> tuple[config_lib.PreprocessConfig, list[str]]:
     """Splits argv into the job's config and the remaining Beam flags."""
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.preprocess",
@@ -47,32 +49,34 @@ def parse_args(argv: Sequence[str] | None) -> tuple[job.PreprocessConfig, list[s
     parser.add_argument(
         "--eval-fraction",
         type=float,
-        default=job.PreprocessConfig.eval_fraction,
+        default=config_lib.PreprocessConfig.eval_fraction,
         help="share of the training file held out as eval, deterministically (default: %(default)s)",
     )
     parser.add_argument(
         "--num-shards",
         type=int,
         default=0,
-        help=f"shards per split; 0 = one per {job.EXAMPLES_PER_SHARD} records of the split's source file",
+        help=f"shards per split; 0 = one per {config_lib.EXAMPLES_PER_SHARD} records of the split's source file",
     )
     parser.add_argument(
         "--normalization",
-        choices=preprocessing.NORMALIZATIONS,
-        default=job.PreprocessConfig.normalization,
+        choices=config_lib.NORMALIZATIONS,
+        default=config_lib.PreprocessConfig.normalization,
         help="pixel normalization, with statistics of the train split (default: %(default)s)",
     )
     parser.add_argument(
         "--dataset",
         choices=sorted(features.CLASS_NAMES),
-        default=job.PreprocessConfig.dataset,
+        default=config_lib.PreprocessConfig.dataset,
         help="whose class names to record in the manifest (default: %(default)s)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output-dir")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier output of this pipeline at --output-dir"
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args, beam_args = parser.parse_known_args(argv)
     cli.setup_logging(args.verbose)
-    config = job.PreprocessConfig(
+    config = config_lib.PreprocessConfig(
         input_dir=args.input_dir,
         output_dir=args.output_dir,
         eval_fraction=args.eval_fraction,
@@ -84,14 +88,16 @@ def parse_args(argv: Sequence[str] | None) -> tuple[job.PreprocessConfig, list[s
     return config, beam_args
 
 
-def run(argv: Sequence[str] | None = None) -> dict:
-    """Parses flags, runs the job and returns the manifest (raises on failure)."""
+def run(argv: Sequence[str] | None = None):
+    """Parses flags, runs the job and returns the `schemas.manifest.Manifest` (raises on failure)."""
     config, beam_args = parse_args(argv)
+    from pipeline import job  # TensorFlow, tf.Transform and Beam: only once the flags are good
+
     manifest = job.run_preprocessing(config, beam_args)
-    summary = {split: info["examples"] for split, info in manifest["splits"].items()}
+    summary = {split: info.examples for split, info in manifest.splits.items()}
     print(
         f"wrote {config.output_dir}: {json.dumps(summary)} examples, "
-        f"{layout.TRANSFORM_FN_DIR}/ and {layout.MANIFEST_FILE} in {manifest['wall_time_seconds']} s"
+        f"{layout.TRANSFORM_FN_DIR}/ and {layout.MANIFEST_FILE} in {manifest.wall_time_seconds} s"
     )
     return manifest
 

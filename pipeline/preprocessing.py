@@ -10,11 +10,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from pipeline.config import NORMALIZATIONS, SCALE_0_1
 from schemas import features
-
-SCALE_0_1 = "scale_0_1"
-Z_SCORE = "z_score"
-NORMALIZATIONS = (SCALE_0_1, Z_SCORE)
 
 
 def decode_image(image_raw: tf.Tensor) -> tf.Tensor:

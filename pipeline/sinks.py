@@ -14,11 +14,16 @@ contents depend only on the input, never on the runner.
 
 A shard is written to a temporary file under the staging directory's tmp/ and
 renamed into place when complete, so a retried bundle rewrites the same file
-and a failed attempt leaves nothing where outputs go.
+and a failed attempt leaves nothing where outputs go. Beside it, under
+tmp/shards/, goes a small JSON record of the shard (`schemas.manifest.Shard`:
+its record count, size and sha256, hashed by reading the closed file back),
+from which the driver builds the manifest and checks the counts before commit.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 
 import apache_beam as beam
@@ -28,6 +33,7 @@ from tfx_bsl.public import tfxio
 
 from pipeline.sources import COUNTER_NAMESPACE, SHARD_COLUMN
 from schemas import layout
+from schemas import manifest as manifest_lib
 
 # zlib level of the shards. Measured on a Fashion-MNIST shard (9,000 examples of
 # 784 floats): level 1 compresses 4.4x faster than zlib's default (6), the file is
@@ -48,22 +54,48 @@ def shard_of(record_batch: pa.RecordBatch) -> int:
     return record_batch.column(SHARD_COLUMN).flatten()[0].as_py()
 
 
-def write_empty_shards(output_dir: str, split: str, num_shards: int) -> list[str]:
-    """Writes a valid empty GZIP TFRecord file for each shard of `split` not written.
+def _records_dir(output_dir: str) -> str:
+    return layout.join(output_dir, "tmp", "shard-records")
+
+
+def _record_path(output_dir: str, relative_shard_path: str) -> str:
+    return layout.join(_records_dir(output_dir), relative_shard_path.replace("/", "-") + ".json")
+
+
+def finish_shard(output_dir: str, relative_path: str, examples: int) -> manifest_lib.Shard:
+    """Hashes a written shard and records it beside the staging outputs (see module doc)."""
+    path = layout.join(output_dir, relative_path)
+    shard = manifest_lib.Shard(
+        path=relative_path,
+        examples=examples,
+        bytes=tf.io.gfile.stat(path).length,
+        sha256=manifest_lib.file_sha256(path),
+    )
+    with tf.io.gfile.GFile(_record_path(output_dir, relative_path), "w") as f:
+        f.write(json.dumps(dataclasses.asdict(shard)))
+    return shard
+
+
+def read_shards(output_dir: str, split: str, num_shards: int) -> tuple[manifest_lib.Shard, ...]:
+    """The records `WriteShards` left for every shard of `split`, in shard order.
 
     A shard of the grid can hold no records of a split (e.g. no eval records in a
-    small shard); the split still has exactly `num_shards` files.
-
-    Returns:
-      The paths written.
+    small shard); it is written here as a valid empty file, so the split still has
+    exactly `num_shards` files.
     """
-    written = []
+    tf.io.gfile.makedirs(_records_dir(output_dir))
+    shards = []
     for index in range(num_shards):
-        path = layout.join(layout.split_dir(output_dir, split), layout.shard_name(index, num_shards))
-        if not tf.io.gfile.exists(path):
-            tf.io.TFRecordWriter(path, shard_options()).close()
-            written.append(path)
-    return written
+        relative = layout.shard_path(split, index, num_shards)
+        record = _record_path(output_dir, relative)
+        if not tf.io.gfile.exists(record):
+            tf.io.gfile.makedirs(layout.split_dir(output_dir, split))
+            tf.io.TFRecordWriter(layout.join(output_dir, relative), shard_options()).close()
+            shards.append(finish_shard(output_dir, relative, 0))
+            continue
+        with tf.io.gfile.GFile(record) as f:
+            shards.append(manifest_lib.Shard(**json.loads(f.read())))
+    return tuple(shards)
 
 
 class WriteShards(beam.DoFn):
@@ -85,12 +117,16 @@ class WriteShards(beam.DoFn):
         self._num_shards = num_shards
         self._written = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, f"examples_written_{split}")
         self._encoder = None
-        self._current = None  # (shard, temporary path, writer)
+        self._current = None  # (shard, temporary path, writer, examples)
         self._closed = set()
 
     def setup(self):
         self._encoder = tfxio.RecordBatchToExamplesEncoder()
-        for directory in (self._temporary_dir(), layout.split_dir(self._output_dir, self._split)):
+        for directory in (
+            self._temporary_dir(),
+            _records_dir(self._output_dir),
+            layout.split_dir(self._output_dir, self._split),
+        ):
             tf.io.gfile.makedirs(directory)
 
     def _temporary_dir(self) -> str:
@@ -110,10 +146,11 @@ class WriteShards(beam.DoFn):
                 )
             self._close()
             temporary = layout.join(self._temporary_dir(), f"{self._split}-{shard:05d}-{uuid.uuid4().hex}")
-            self._current = (shard, temporary, tf.io.TFRecordWriter(temporary, shard_options()))
+            self._current = [shard, temporary, tf.io.TFRecordWriter(temporary, shard_options()), 0]
         writer = self._current[2]
         for example in self._encoder.encode(record_batch.drop_columns([SHARD_COLUMN])):
             writer.write(example)
+        self._current[3] += record_batch.num_rows
         self._written.inc(record_batch.num_rows)
 
     def finish_bundle(self):
@@ -122,11 +159,10 @@ class WriteShards(beam.DoFn):
     def _close(self) -> None:
         if self._current is None:
             return
-        shard, temporary, writer = self._current
+        shard, temporary, writer, examples = self._current
         self._current = None
         writer.close()
-        final = layout.join(
-            layout.split_dir(self._output_dir, self._split), layout.shard_name(shard, self._num_shards)
-        )
-        tf.io.gfile.rename(temporary, final, overwrite=True)
+        relative = layout.shard_path(self._split, shard, self._num_shards)
+        tf.io.gfile.rename(temporary, layout.join(self._output_dir, relative), overwrite=True)
+        finish_shard(self._output_dir, relative, examples)
         self._closed.add(shard)

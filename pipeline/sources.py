@@ -22,7 +22,8 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
-from pipeline import idx, splits
+from common import idx
+from pipeline import splits
 from schemas import features, layout
 
 BATCH_RECORDS = 1000  # records per RecordBatch handed to tf.Transform

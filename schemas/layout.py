@@ -4,20 +4,23 @@ The pipeline writes it, the trainer reads it, tests check it:
 
     OUTPUT_DIR/
       transform_fn/  transformed_metadata/   tft_beam.WriteTransformFn
-      raw_metadata/                          the raw schema
+      metadata/                              the raw schema, where tft.TFTransformOutput reads it
       train/ eval/ test/                     part-00000-of-00004.tfrecord.gz, ...
       manifest.json                          written last: its presence marks a finished run
+
+The directory names are tf.Transform's own (`TFTransformOutput.TRANSFORM_FN_DIR`,
+`TRANSFORMED_METADATA_DIR`, `RAW_METADATA_DIR`), so `tft.TFTransformOutput(OUTPUT_DIR)`
+and TFX components read the output as their own; restated here so readers need
+not import tf.Transform (tests/schemas proves they agree).
 """
 
 from __future__ import annotations
 
 import posixpath
 
-# Names chosen by tf.Transform (TFTransformOutput.TRANSFORM_FN_DIR and
-# TRANSFORMED_METADATA_DIR); restated here so readers need not import it.
 TRANSFORM_FN_DIR = "transform_fn"
 TRANSFORMED_METADATA_DIR = "transformed_metadata"
-RAW_METADATA_DIR = "raw_metadata"
+RAW_METADATA_DIR = "metadata"
 MANIFEST_FILE = "manifest.json"
 
 TRAIN = "train"
@@ -28,6 +31,11 @@ SPLITS = (TRAIN, EVAL, TEST)
 SHARD_PREFIX = "part"
 SHARD_SUFFIX = ".tfrecord.gz"
 SHARD_COMPRESSION = "GZIP"  # tf.data / tf.io name of the shards' compression
+
+# Beside OUTPUT_DIR while a run writes (staging) and while an --overwrite commit
+# replaces an earlier output (the earlier output, until the commit is done).
+STAGING_INFIX = ".incomplete-"
+REPLACED_INFIX = ".replaced-"
 
 
 def join(*parts: str) -> str:
@@ -48,6 +56,6 @@ def shard_name(index: int, num_shards: int) -> str:
     return f"{SHARD_PREFIX}-{index:05d}-of-{num_shards:05d}{SHARD_SUFFIX}"
 
 
-def shard_pattern(output_dir: str, split: str) -> str:
-    """Returns a glob matching every shard of `split`, e.g. for `tf.io.gfile.glob`."""
-    return join(split_dir(output_dir, split), f"{SHARD_PREFIX}-*-of-*{SHARD_SUFFIX}")
+def shard_path(split: str, index: int, num_shards: int) -> str:
+    """Returns a shard's path relative to OUTPUT_DIR, as the manifest lists it: SPLIT/part-...."""
+    return join(split, shard_name(index, num_shards))

@@ -11,7 +11,7 @@ import pathlib
 
 import numpy as np
 
-from pipeline import idx
+from common import idx
 from schemas import features
 
 

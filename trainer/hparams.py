@@ -1,76 +1,110 @@
-"""The training job's hyperparameters: defaults written once, saved as hparams.json."""
+"""The training job's hyperparameters: one frozen dataclass, the flags generated from it.
+
+Each field's default is written once, here; `add_flags` turns the fields into
+`--kebab-case` flags with those defaults and `from_flags` back into an
+`HParams`, so the command line and the dataclass cannot disagree. The values are
+saved as JOB_DIR/hparams.json next to the checkpoints. No TensorFlow import: the
+entry point parses its flags before TensorFlow loads.
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import math
+import typing
 
-import tensorflow as tf
-
-from trainer import model
+from common.errors import ConfigError
 
 HPARAMS_FILE = "hparams.json"
+
+# The networks of trainer/model.py, by name (the --model flag).
+CNN = "cnn"
+VGG = "vgg"
+MODELS = (CNN, VGG)
+
+MAX_STEPS = 10**9  # a bound far beyond any real schedule; beyond it, int64 step arithmetic is at risk
+MAX_BATCH_SIZE = 4096  # vgg at 4096 needs about 8 GB of activations; also bounded by the train split
+# Passes over the train split when neither --train-steps nor --num-epochs is given
+# (BENCHMARKS.md has the measured times and accuracies).
+DEFAULT_EPOCHS = {CNN: 10, VGG: 25}
+MIRROR_SAFE_DATASETS = ("fashion_mnist",)  # classes that survive a left-right flip (clothes, not digits)
+
+
+def _field(default, help: str, flag: str | None = None, choices=None):
+    return dataclasses.field(default=default, metadata={"help": help, "flag": flag, "choices": choices})
 
 
 @dataclasses.dataclass(frozen=True)
 class HParams:
     """Everything that decides what a training run computes.
 
-    Attributes:
-      model: "cnn" (Deep MNIST) or "vgg".
-      train_steps: global step to train to; when None, num_epochs decides.
-      num_epochs: passes over the train split, used when train_steps is None.
-      batch_size: examples per step.
-      learning_rate: Adam's initial learning rate, decayed to 0 over the run by a
-        cosine schedule (Loshchilov & Hutter 2017, SGDR) unless constant_learning_rate.
-      constant_learning_rate: keep the learning rate constant.
-      augment: flip training images left-right at random; None: only for datasets
-        whose classes survive a mirror (Fashion-MNIST yes, digits no).
-      eval_steps: batches per evaluation (None: the whole eval split).
-      save_checkpoints_steps: checkpoint (and evaluate, at most every
-        throttle_secs) every this many steps.
-      keep_checkpoint_max: checkpoints to keep.
-      throttle_secs: at least this many seconds between evaluations.
-      shuffle_buffer: examples in the training shuffle buffer.
-      seed: graph and shuffle seed.
-      log_step_count_steps: log loss and examples/s every this many steps.
+    Raises:
+      ConfigError: a value out of its range (naming the flag), e.g. a non-finite
+        or non-positive learning rate, or both train_steps and num_epochs.
     """
 
-    model: str = model.CNN
-    train_steps: int | None = None
-    num_epochs: float | None = None
-    batch_size: int = 100
-    learning_rate: float = 1e-3
-    constant_learning_rate: bool = False
-    augment: bool | None = None
-    eval_steps: int | None = None
-    save_checkpoints_steps: int = 1000
-    keep_checkpoint_max: int = 5
-    throttle_secs: int = 60
-    shuffle_buffer: int = 10_000
-    seed: int = 42
-    log_step_count_steps: int = 100
+    model: str = _field(CNN, "the network: cnn (Deep MNIST for Experts) or vgg", choices=MODELS)
+    train_steps: int | None = _field(None, "global step to train to (default: from --num-epochs)")
+    num_epochs: float | None = _field(None, "passes over the train split (default: cnn 10, vgg 25)")
+    batch_size: int = _field(100, "examples per step")
+    learning_rate: float = _field(
+        1e-3,
+        "Adam's initial learning rate, decayed to 0 over the run by a cosine schedule"
+        " (Loshchilov & Hutter 2017) unless --constant-learning-rate",
+    )
+    constant_learning_rate: bool = _field(False, "keep the learning rate constant")
+    augment: bool | None = _field(
+        None, "random left-right flips while training (default: for Fashion-MNIST, not for digits)"
+    )
+    eval_steps: int | None = _field(None, "batches per evaluation (default: the whole eval split)")
+    save_checkpoints_steps: int = _field(
+        1000, "checkpoint (and evaluate, at most every --throttle-secs) every N steps"
+    )
+    keep_checkpoint_max: int = _field(5, "checkpoints (and latest exports) to keep")
+    throttle_secs: int = _field(60, "at least this many seconds between evaluations")
+    shuffle_buffer: int = _field(10_000, "examples in the training shuffle buffer")
+    seed: int = _field(42, "graph and shuffle seed")
+    log_step_count_steps: int = _field(100, "log loss and examples/s every N steps", flag="--log-steps")
 
     def __post_init__(self):
-        if self.model not in model.MODELS:
-            raise ValueError(f"--model must be one of {model.MODELS}, got {self.model!r}")
-        for name in ("batch_size", "save_checkpoints_steps", "keep_checkpoint_max"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
-        for name in ("train_steps", "num_epochs", "eval_steps"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        if self.model not in MODELS:
+            raise ConfigError(f"--model must be one of {MODELS}, got {self.model!r}")
+        positive = ("batch_size", "save_checkpoints_steps", "keep_checkpoint_max", "shuffle_buffer")
+        for name in positive + ("log_step_count_steps",):
+            _check_int(name, getattr(self, name), 1, MAX_STEPS)
+        _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        _check_int("throttle_secs", self.throttle_secs, 0, MAX_STEPS)
+        for name in ("train_steps", "eval_steps"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1, MAX_STEPS)
+        if self.train_steps is not None and self.num_epochs is not None:
+            raise ConfigError("give --train-steps or --num-epochs, not both")
+        if self.num_epochs is not None and not (math.isfinite(self.num_epochs) and self.num_epochs > 0):
+            raise ConfigError(f"--num-epochs must be a finite number > 0, got {self.num_epochs}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ConfigError(f"--learning-rate must be a finite number > 0, got {self.learning_rate}")
 
     def max_steps(self, train_examples: int) -> int:
-        """The global step to stop at: train_steps, or num_epochs over train_examples
-        (default schedule when neither is given: DEFAULT_EPOCHS)."""
+        """The global step to stop at: train_steps, or num_epochs (default DEFAULT_EPOCHS)
+        over `train_examples`.
+
+        Raises:
+          ConfigError: the batch is larger than the train split, or the schedule
+            runs past MAX_STEPS.
+        """
+        if self.batch_size > train_examples:
+            raise ConfigError(
+                f"--batch-size {self.batch_size} is larger than the train split's {train_examples} examples"
+            )
         if self.train_steps:
             return self.train_steps
         epochs = self.num_epochs or DEFAULT_EPOCHS[self.model]
-        return max(1, round(epochs * train_examples / self.batch_size))
+        steps = max(1, round(epochs * train_examples / self.batch_size))
+        if steps > MAX_STEPS:
+            raise ConfigError(f"--num-epochs {epochs} means {steps} steps, more than the {MAX_STEPS} allowed")
+        return steps
 
     def model_params(self, max_steps: int, dataset: str, class_names) -> dict:
         """The params dict of trainer.model.model_fn for a run of max_steps on `dataset`."""
@@ -88,6 +122,8 @@ class HParams:
 
     def save(self, directory: str) -> str:
         """Writes hparams.json into `directory` (next to the checkpoints); returns its path."""
+        import tensorflow as tf
+
         tf.io.gfile.makedirs(directory)
         path = directory.rstrip("/") + "/" + HPARAMS_FILE
         with tf.io.gfile.GFile(path, "w") as f:
@@ -95,7 +131,42 @@ class HParams:
         return path
 
 
-# The default schedule: what fits in about 10 minutes of training on 2 CPU cores
-# (BENCHMARKS.md has the measured times and accuracies).
-DEFAULT_EPOCHS = {model.CNN: 10, model.VGG: 25}
-MIRROR_SAFE_DATASETS = ("fashion_mnist",)
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"--{name.replace('_', '-')} must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _flag(field: dataclasses.Field) -> str:
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds one flag per HParams field, with the field's default and help."""
+    hints = typing.get_type_hints(HParams)
+    for field in dataclasses.fields(HParams):
+        kind = hints[field.name]
+        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+        default = field.default
+        shown = "" if default is None else f" (default: {default})"
+        if base is bool:
+            parser.add_argument(
+                _flag(field),
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=field.metadata["help"] + shown,
+            )
+        else:
+            parser.add_argument(
+                _flag(field),
+                dest=field.name,
+                type=base,
+                default=default,
+                choices=field.metadata.get("choices"),
+                help=field.metadata["help"] + shown,
+            )
+
+
+def from_flags(args: argparse.Namespace) -> HParams:
+    """The HParams of parsed flags (see `add_flags`)."""
+    return HParams(**{field.name: getattr(args, field.name) for field in dataclasses.fields(HParams)})

@@ -1,6 +1,6 @@
 """The parse-based input_fn: sharded GZIP TFRecords of transformed examples -> batches.
 
-    files -> TFRecordDataset (GZIP, shards read in parallel) -> [shuffle, repeat]
+    shard files (the manifest's list) -> TFRecordDataset (GZIP, shards read in parallel) -> [shuffle, repeat]
           -> batch -> tf.io.parse_example(transformed_feature_spec) -> (features, label)
           -> prefetch
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from estimator import ModeKeys
 from schemas import features, layout
-from trainer.estimator import ModeKeys
+from trainer.hparams import HParams
 
-DEFAULT_SHUFFLE_BUFFER = 10_000
 PARALLEL_READS = 4
 # Consecutive records taken from one shard before the interleave moves to the next.
 # Switching shards every record cost about 15% of the input's rate (bench/input_pipeline.py:
@@ -25,18 +25,19 @@ INTERLEAVE_BLOCK = 64
 
 
 def input_fn(
-    file_pattern: str,
+    files: list[str],
     tf_transform_output,
     batch_size: int,
     mode: str,
-    shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+    shuffle_buffer: int = HParams.shuffle_buffer,
     num_epochs: int | None = None,
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Reads transformed examples for the Estimator.
 
     Args:
-      file_pattern: glob of the shards, e.g. `schemas.layout.shard_pattern(data_dir, "train")`.
+      files: the split's shard files, e.g. `manifest.shard_paths(data_dir, "train")`;
+        taken as they are, never as a glob.
       tf_transform_output: a `tft.TFTransformOutput` of the preprocessing run.
       batch_size: examples per batch (the last batch of eval/predict may be smaller).
       mode: a ModeKeys value. TRAIN shuffles (files and examples) and repeats
@@ -51,11 +52,11 @@ def input_fn(
       labels int64 [batch]; in PREDICT mode, features only.
 
     Raises:
-      FileNotFoundError: no file matches `file_pattern`.
+      ValueError: no files.
     """
-    files = sorted(tf.io.gfile.glob(file_pattern))
     if not files:
-        raise FileNotFoundError(f"no TFRecord shards match {file_pattern}")
+        raise ValueError("input_fn needs at least one shard file")
+    files = list(files)
     training = mode == ModeKeys.TRAIN
     filenames = tf.data.Dataset.from_tensor_slices(files)
     if training:
@@ -80,26 +81,3 @@ def input_fn(
         parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def verify_shards(file_pattern: str, expected_examples: int) -> None:
-    """Reads every shard once, counting records, before training relies on them.
-
-    Raises:
-      ValueError: a shard is truncated or corrupt (naming the file), or the
-        shards hold a different number of examples than the manifest says.
-      FileNotFoundError: no file matches.
-    """
-    files = sorted(tf.io.gfile.glob(file_pattern))
-    if not files:
-        raise FileNotFoundError(f"no TFRecord shards match {file_pattern}")
-    total = 0
-    for path in files:
-        records = tf.data.TFRecordDataset(path, compression_type=layout.SHARD_COMPRESSION)
-        try:
-            total += int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-            reason = str(e).split("}}")[-1].split("[Op:")[0].strip()
-            raise ValueError(f"{path}: corrupt TFRecord shard: {reason}") from e
-    if total != expected_examples:
-        raise ValueError(f"{file_pattern}: {total} examples, but the manifest says {expected_examples}")

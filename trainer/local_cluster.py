@@ -7,7 +7,9 @@ Picks free loopback ports, starts one process per task with its own TF_CONFIG
 (as Vertex AI does for each replica of a multi-worker job), prefixes every line
 of output with the task's name, stops everything on Ctrl-C or as soon as a task
 fails, and exits non-zero if any task failed. For trying distribution on one
-machine, and for the tests; the processes talk over 127.0.0.1 only.
+machine, and for the tests; the processes talk over 127.0.0.1 only. SIGTERM
+and SIGINT sent to the launcher (a `timeout`, a CI job being cancelled) are
+passed on to every task, and the launcher waits for them to end.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from pipeline import cli
-from trainer.estimator import TaskType
+from common import cli
 
 HOST = "127.0.0.1"
 POLL_SECS = 0.2
@@ -46,6 +47,8 @@ def free_ports(n: int) -> list[int]:
 
 def tf_configs(workers: int, ps: int, evaluator: bool) -> dict[str, dict]:
     """{task name: TF_CONFIG} for a chief, `workers` workers, `ps` ps and maybe an evaluator."""
+    from estimator import TaskType  # TensorFlow: not needed to parse the launcher's flags
+
     ports = iter(free_ports(1 + workers + ps))
     cluster = {
         TaskType.CHIEF: [f"{HOST}:{next(ports)}"],
@@ -81,6 +84,33 @@ def run_cluster(
     out = out or sys.stdout
     processes = {}
     threads = []
+    previous = _stop_on_signals()
+    try:
+        return _run(task_args, workers, ps, evaluator, timeout, out, processes, threads)
+    finally:
+        _stop(processes)
+        for thread in threads:
+            thread.join(timeout=5)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _Stopped(Exception):
+    """The launcher received SIGTERM or SIGINT."""
+
+
+def _stop_on_signals() -> dict:
+    """Turns SIGTERM and SIGINT into _Stopped in the main thread; returns the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum, frame):
+        raise _Stopped(signal.Signals(signum).name)
+
+    return {signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _run(task_args, workers, ps, evaluator, timeout, out, processes, threads) -> dict:
     for name, config in tf_configs(workers, ps, evaluator).items():
         env = dict(os.environ, TF_CONFIG=json.dumps(config), PYTHONUNBUFFERED="1")
         process = subprocess.Popen(
@@ -103,12 +133,8 @@ def run_cluster(
                 print(f"[local_cluster] {reason}: stopping all tasks", file=sys.stderr)
                 break
             time.sleep(POLL_SECS)
-    except KeyboardInterrupt:
-        print("[local_cluster] interrupted: stopping all tasks", file=sys.stderr)
-    finally:
-        _stop(processes)
-        for thread in threads:
-            thread.join(timeout=5)
+    except (KeyboardInterrupt, _Stopped) as e:
+        print(f"[local_cluster] {e or 'interrupted'}: stopping all tasks", file=sys.stderr)
     return {name: p.returncode for name, p in processes.items()}
 
 

@@ -1,25 +1,39 @@
 """The custom CNN Estimator's model_fn: `cnn` (Deep MNIST) and `vgg` (for Fashion-MNIST).
 
-Written as a tf.estimator model_fn with `tf.compat.v1` layers, so it runs unchanged
-on this project's Estimator runtime.
+Written as a tf.estimator model_fn with tf_keras layers called in the
+Estimator's graph, so it runs unchanged on this project's Estimator runtime
+(and would on tf.estimator). Batch-norm statistics are updated through the
+layers' own `updates`, which tf_keras does not put in the UPDATE_OPS collection.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+import tf_keras
 
+from estimator import EstimatorSpec, ModeKeys
+from estimator import export as export_lib
 from schemas import features as feature_schema
-from trainer.estimator import EstimatorSpec, ModeKeys
-from trainer.estimator import export as export_lib
+from trainer.hparams import CNN, MODELS, VGG
 
 v1 = tf.compat.v1
-CNN = "cnn"
-VGG = "vgg"
-MODELS = (CNN, VGG)
+layers = tf_keras.layers
 CLASSIFICATION_SIGNATURE = "classification"
 
 
-def cnn_logits(images: tf.Tensor, training: bool) -> tf.Tensor:
+def _apply(network: list, images: tf.Tensor, training: bool) -> tuple[tf.Tensor, list]:
+    """Calls the layers in order; returns the output and the layers' update ops (batch norm)."""
+    net = images
+    for layer in network:
+        net = layer(net, training=training) if isinstance(layer, _TRAINING_AWARE) else layer(net)
+    updates = [update for layer in network for update in layer.updates] if training else []
+    return net, updates
+
+
+_TRAINING_AWARE = (layers.Dropout, layers.BatchNormalization)
+
+
+def cnn_logits(images: tf.Tensor, training: bool) -> tuple[tf.Tensor, list]:
     """The network of TensorFlow's "Deep MNIST for Experts" tutorial.
 
     conv 5x5x32 -> max-pool 2 -> conv 5x5x64 -> max-pool 2 -> dense 1024 ->
@@ -30,19 +44,22 @@ def cnn_logits(images: tf.Tensor, training: bool) -> tf.Tensor:
       training: whether dropout is active.
 
     Returns:
-      float32 logits [batch, NUM_CLASSES].
+      (float32 logits [batch, NUM_CLASSES], update ops to run with each training step).
     """
-    net = v1.layers.conv2d(images, 32, 5, padding="same", activation=tf.nn.relu, name="conv1")
-    net = v1.layers.max_pooling2d(net, 2, 2, name="pool1")
-    net = v1.layers.conv2d(net, 64, 5, padding="same", activation=tf.nn.relu, name="conv2")
-    net = v1.layers.max_pooling2d(net, 2, 2, name="pool2")
-    net = v1.layers.flatten(net)
-    net = v1.layers.dense(net, 1024, activation=tf.nn.relu, name="dense")
-    net = v1.layers.dropout(net, rate=0.4, training=training)
-    return v1.layers.dense(net, feature_schema.NUM_CLASSES, name="logits")
+    network = [
+        layers.Conv2D(32, 5, padding="same", activation="relu", name="conv1"),
+        layers.MaxPooling2D(2, 2, name="pool1"),
+        layers.Conv2D(64, 5, padding="same", activation="relu", name="conv2"),
+        layers.MaxPooling2D(2, 2, name="pool2"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(1024, activation="relu", name="dense"),
+        layers.Dropout(0.4, name="dropout"),
+        layers.Dense(feature_schema.NUM_CLASSES, name="logits"),
+    ]
+    return _apply(network, images, training)
 
 
-def vgg_logits(images: tf.Tensor, training: bool) -> tf.Tensor:
+def vgg_logits(images: tf.Tensor, training: bool) -> tuple[tf.Tensor, list]:
     """A small VGG-style network for Fashion-MNIST.
 
     Two blocks of two 3x3 convolutions (32, then 64 filters) with batch
@@ -51,20 +68,25 @@ def vgg_logits(images: tf.Tensor, training: bool) -> tf.Tensor:
 
     Args / Returns: as `cnn_logits`.
     """
-    net = images
+    network = []
     for block, filters in enumerate((32, 64), start=1):
         for i in (1, 2):
-            net = v1.layers.conv2d(
-                net, filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{i}"
-            )
-            net = v1.layers.batch_normalization(net, training=training, name=f"block{block}_bn{i}")
-            net = tf.nn.relu(net)
-        net = v1.layers.max_pooling2d(net, 2, 2, name=f"block{block}_pool")
-        net = v1.layers.dropout(net, rate=0.25, training=training)
-    net = v1.layers.flatten(net)
-    net = v1.layers.dense(net, 512, activation=tf.nn.relu, name="dense")
-    net = v1.layers.dropout(net, rate=0.5, training=training)
-    return v1.layers.dense(net, feature_schema.NUM_CLASSES, name="logits")
+            network += [
+                layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{i}"),
+                layers.BatchNormalization(name=f"block{block}_bn{i}"),
+                layers.ReLU(name=f"block{block}_relu{i}"),
+            ]
+        network += [
+            layers.MaxPooling2D(2, 2, name=f"block{block}_pool"),
+            layers.Dropout(0.25, name=f"block{block}_dropout"),
+        ]
+    network += [
+        layers.Flatten(name="flatten"),
+        layers.Dense(512, activation="relu", name="dense"),
+        layers.Dropout(0.5, name="dropout"),
+        layers.Dense(feature_schema.NUM_CLASSES, name="logits"),
+    ]
+    return _apply(network, images, training)
 
 
 _NETWORKS = {CNN: cnn_logits, VGG: vgg_logits}
@@ -99,7 +121,7 @@ def model_fn(features, labels, mode, params):
     )
     if training and params["augment"]:
         images = tf.image.random_flip_left_right(images)
-    logits = _NETWORKS[params["model"]](images, training)
+    logits, updates = _NETWORKS[params["model"]](images, training)
     probabilities = tf.nn.softmax(logits, name="probabilities")
     classes = tf.argmax(logits, axis=1, name="classes")
     predictions = {"classes": classes, "probabilities": probabilities, "logits": logits}
@@ -125,7 +147,7 @@ def model_fn(features, labels, mode, params):
                 labels, classes, feature_schema.NUM_CLASSES, name="mean_per_class_accuracy"
             ),
         }
-        return EstimatorSpec(mode, loss=loss, eval_metric_ops=metrics)
+        return EstimatorSpec(mode, predictions=predictions, loss=loss, eval_metric_ops=metrics)
 
     v1.summary.image("images", images, max_outputs=4)
     v1.summary.scalar("accuracy", tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32)))
@@ -135,6 +157,6 @@ def model_fn(features, labels, mode, params):
         learning_rate = v1.train.cosine_decay(learning_rate, global_step, params["decay_steps"])
         v1.summary.scalar("learning_rate", learning_rate)
     optimizer = v1.train.AdamOptimizer(learning_rate=learning_rate)
-    with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):  # batch-norm statistics
+    with tf.control_dependencies(updates):  # batch-norm statistics
         train_op = optimizer.minimize(loss, global_step=global_step)
     return EstimatorSpec(mode, loss=loss, train_op=train_op)

@@ -7,7 +7,9 @@ Signatures of the exported model (Estimator.export_saved_model):
   image_raw:serving_default  image_raw: the 784 raw bytes of each image [batch]
                              (JSON clients send them base64: {"b64": ...})
 
-Requests go through the transform graph written by the preprocessing job, so
+Requests are parsed with the raw feature spec the preprocessing job recorded
+beside its transform (`tf_transform_output.raw_feature_spec()`, as TFX's
+Trainer does), minus the label, and go through the transform graph it wrote, so
 serving computes exactly what training saw. An image_raw that is not 784 bytes
 (the transform's own check) or a missing one (the parser), bytes that are not a
 tf.Example, and an empty batch are each an InvalidArgumentError that says so.
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from estimator import export as export_lib
 from schemas import features
-from trainer.estimator import export as export_lib
 
 RAW_BYTES_RECEIVER = features.IMAGE_RAW_KEY
 
@@ -30,10 +32,12 @@ def make_serving_input_receiver_fn(tf_transform_output):
       tf_transform_output: `tft.TFTransformOutput` of the preprocessing run; its
         transform graph (and any assets) becomes part of the exported model.
     """
+    raw_spec = dict(tf_transform_output.raw_feature_spec())
+    raw_spec.pop(features.LABEL_KEY, None)  # clients send no label
 
     def serving_input_receiver_fn():
         examples = tf.compat.v1.placeholder(tf.string, [None], name="input_example_tensor")
-        raw = tf.io.parse_example(examples, features.serving_raw_feature_spec())
+        raw = tf.io.parse_example(examples, raw_spec)
         # The alternative signature feeds image_raw where parsing would produce it.
         image_raw = raw[features.IMAGE_RAW_KEY]
         not_empty = tf.debugging.assert_positive(

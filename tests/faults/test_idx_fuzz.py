@@ -13,7 +13,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import idx, sources
+from common import idx
+from pipeline import sources
 from tests import idx_fixtures
 
 SHAPE = (28, 28)

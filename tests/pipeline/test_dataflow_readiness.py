@@ -14,8 +14,9 @@ import tensorflow_transform as tft
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import job, preprocess
+from pipeline.config import PreprocessConfig
 from schemas import features, layout
-from tests import idx_fixtures
+from tests import idx_fixtures, shards
 
 pytestmark = pytest.mark.slow
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,7 +34,13 @@ def test_setup_file_sdist_holds_what_workers_import_and_installs_into_a_fresh_vi
     (sdist,) = (tmp_path / "dist").iterdir()
     with tarfile.open(sdist) as archive:
         members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for module in ("pipeline/preprocess.py", "pipeline/job.py", "pipeline/sinks.py", "schemas/features.py"):
+    for module in (
+        "pipeline/preprocess.py",
+        "pipeline/job.py",
+        "pipeline/sinks.py",
+        "common/idx.py",
+        "schemas/manifest.py",
+    ):
         assert module in members, f"{module} is missing from the worker package"
     assert "schemas/raw_schema.pbtxt" in members
 
@@ -61,16 +68,6 @@ def test_setup_file_sdist_holds_what_workers_import_and_installs_into_a_fresh_vi
     assert done.stdout.strip().startswith(site), done.stdout  # the installed copy, not the checkout
 
 
-def _parsed_shards(output_dir, split):
-    spec = tft.TFTransformOutput(output_dir).transformed_feature_spec()
-    shards = []
-    for path in sorted(tf.io.gfile.glob(layout.shard_pattern(output_dir, split))):
-        records = tf.data.TFRecordDataset(path, compression_type=layout.SHARD_COMPRESSION).batch(10_000)
-        parsed = [tf.io.parse_example(batch, spec) for batch in records]
-        shards.append({k: np.concatenate([p[k].numpy() for p in parsed]) for k in spec} if parsed else {})
-    return shards
-
-
 def test_separate_worker_processes_write_what_the_in_memory_run_writes(tmp_path):
     """DoFns pickled into 2 worker processes, as on Dataflow: same counts, analyzers, shards, examples."""
     input_dir = idx_fixtures.write_dataset(tmp_path / "idx", 120, 30, gzip_train=False)
@@ -87,7 +84,11 @@ def test_separate_worker_processes_write_what_the_in_memory_run_writes(tmp_path)
             "--direct_num_workers=2",
         ]
     )
-    assert found["splits"] == expected["splits"]
+
+    def listing(manifest):
+        return {name: [(s.path, s.examples) for s in split.shards] for name, split in manifest.splits.items()}
+
+    assert listing(found) == listing(expected)
     raw = tf.constant([image.tobytes() for image in idx_fixtures.make_images(3, file_id=7)])
     analyzed = [
         tft.TFTransformOutput(d).transform_raw_features({features.IMAGE_RAW_KEY: raw})[features.IMAGE_KEY]
@@ -96,7 +97,7 @@ def test_separate_worker_processes_write_what_the_in_memory_run_writes(tmp_path)
     np.testing.assert_array_equal(*analyzed)  # same mean and variance, to the bit
     for split in layout.SPLITS:
         for mine, theirs in zip(
-            _parsed_shards(processes, split), _parsed_shards(in_memory, split), strict=True
+            shards.read_shards(processes, split), shards.read_shards(in_memory, split), strict=True
         ):
             assert mine.keys() == theirs.keys()
             for key in mine:
@@ -106,7 +107,7 @@ def test_separate_worker_processes_write_what_the_in_memory_run_writes(tmp_path)
 def test_dataflow_job_graph_builds_offline(tmp_path):
     """DataflowRunner's dry run builds the job from the same code without submitting it."""
     input_dir = idx_fixtures.write_dataset(tmp_path / "idx", 40, 20)
-    config = job.PreprocessConfig(str(input_dir), "gs://example-bucket/data")
+    config = PreprocessConfig(str(input_dir), "gs://example-bucket/data")
     pairs = job.open_inputs(config.input_dir)
     options = PipelineOptions(
         [

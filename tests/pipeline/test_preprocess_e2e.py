@@ -9,9 +9,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline import idx, job, outputs, preprocess
+from common import idx
+from pipeline import config, job, outputs, preprocess
 from schemas import features, layout
-from tests import commands, conftest, idx_fixtures
+from schemas import manifest as manifest_lib
+from tests import commands, conftest, idx_fixtures, shards
 
 N_TRAIN, N_TEST = conftest.N_TRAIN, conftest.N_TEST
 pytestmark = pytest.mark.slow
@@ -20,14 +22,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def run(preprocessed):
     return preprocessed
-
-
-def _read_split(output_dir, split):
-    spec = tft.TFTransformOutput(output_dir).transformed_feature_spec()
-    files = tf.io.gfile.glob(layout.shard_pattern(output_dir, split))
-    dataset = tf.data.TFRecordDataset(files, compression_type=layout.SHARD_COMPRESSION).batch(1000)
-    batches = [tf.io.parse_example(b, spec) for b in dataset]
-    return {k: np.concatenate([b[k].numpy() for b in batches]) for k in spec}
 
 
 def _raw_pixels(input_dir, stem):
@@ -39,12 +33,19 @@ def test_counts_and_shards(run):
     _, output_dir, manifest = run
     n_eval = int(N_TRAIN * 0.1)
     expected = {layout.TRAIN: N_TRAIN - n_eval, layout.EVAL: n_eval, layout.TEST: N_TEST}
-    assert {s: info["examples"] for s, info in manifest["splits"].items()} == expected
+    assert {s: info.examples for s, info in manifest.splits.items()} == expected
     for split, n in expected.items():
-        assert len(_read_split(output_dir, split)[features.LABEL_KEY]) == n
-        shards = sorted(os.listdir(os.path.join(output_dir, split)))
-        assert shards == ["part-00000-of-00002.tfrecord.gz", "part-00001-of-00002.tfrecord.gz"]
-        assert manifest["splits"][split]["shards"] == [f"{split}/{s}" for s in shards]
+        parsed = shards.read_shards(output_dir, split)
+        assert [len(shard[features.LABEL_KEY]) for shard in parsed] == [
+            s.examples for s in manifest.shards(split)
+        ]
+        assert sum(s.examples for s in manifest.shards(split)) == n
+        names = sorted(os.listdir(os.path.join(output_dir, split)))
+        assert names == ["part-00000-of-00002.tfrecord.gz", "part-00001-of-00002.tfrecord.gz"]
+        assert [s.path for s in manifest.shards(split)] == [f"{split}/{name}" for name in names]
+        for shard in manifest.shards(split):
+            path = os.path.join(output_dir, shard.path)
+            assert shard.bytes == os.path.getsize(path) and shard.sha256 == manifest_lib.file_sha256(path)
 
 
 def test_transformed_feature_spec_and_ranges(run):
@@ -54,7 +55,7 @@ def test_transformed_feature_spec_and_ranges(run):
         features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
     }
     for split in layout.SPLITS:
-        data = _read_split(output_dir, split)
+        data = shards.read_split(output_dir, split)
         assert 0.0 <= data[features.IMAGE_KEY].min() and data[features.IMAGE_KEY].max() <= 1.0
         assert set(data[features.LABEL_KEY]) <= set(range(features.NUM_CLASSES))
 
@@ -65,20 +66,8 @@ def test_stored_examples_are_the_transform_graph_applied_to_raw_examples(run):
     transform = tft.TFTransformOutput(output_dir)
     for split, stem in ((layout.TRAIN, "train"), (layout.EVAL, "train"), (layout.TEST, "t10k")):
         raw = _raw_pixels(input_dir, stem)
-        stored = _read_split(output_dir, split)
-        examples = [
-            tf.train.Example(
-                features=tf.train.Features(
-                    feature={
-                        features.IMAGE_RAW_KEY: tf.train.Feature(
-                            bytes_list=tf.train.BytesList(value=[p.tobytes()])
-                        )
-                    }
-                )
-            ).SerializeToString()
-            for p in raw
-        ]
-        parsed = tf.io.parse_example(tf.constant(examples), features.serving_raw_feature_spec())
+        stored = shards.read_split(output_dir, split)
+        parsed = tf.io.parse_example(shards.raw_examples(raw), features.serving_raw_feature_spec())
         expected = transform.transform_raw_features(parsed, drop_unused_features=True)[
             features.IMAGE_KEY
         ].numpy()
@@ -94,7 +83,7 @@ def test_eval_and_train_partition_the_training_file(run):
     raw = _raw_pixels(input_dir, "train")
     ids = {}
     for split in (layout.TRAIN, layout.EVAL):
-        image = _read_split(output_dir, split)[features.IMAGE_KEY]
+        image = shards.read_split(output_dir, split)[features.IMAGE_KEY]
         # scale_to_0_1 over [0, 255] is x / 255, so pixels 0 and 1 give back the record index.
         ids[split] = set(
             np.rint(image[:, 0] * 255).astype(int) + 256 * np.rint(image[:, 1] * 255).astype(int)
@@ -105,18 +94,34 @@ def test_eval_and_train_partition_the_training_file(run):
 
 def test_manifest_and_metadata(run):
     input_dir, output_dir, manifest = run
-    assert json.load(open(os.path.join(output_dir, layout.MANIFEST_FILE))) == manifest
-    for entry in manifest["inputs"].values():
-        assert entry["sha256"] == outputs.sha256(entry["path"])
-    assert (
-        manifest["options"]["normalization"] == "scale_0_1" and manifest["options"]["runner"] == "FnApiRunner"
-    )
-    assert manifest["versions"]["tensorflow"].startswith("2.21")
-    assert manifest["options"]["images_read"] == N_TRAIN + N_TEST
-    assert manifest["options"]["images_analyzed"] == N_TRAIN  # the analyzers read the training file
-    raw_schema = tft.tf_metadata.metadata_io.read_metadata(os.path.join(output_dir, layout.RAW_METADATA_DIR))
-    assert raw_schema.schema == features.load_raw_schema()
+    assert manifest_lib.Manifest.read(output_dir) == manifest
+    assert json.load(open(os.path.join(output_dir, layout.MANIFEST_FILE)))["producer"] == "idx-tfrecords"
+    for entry in manifest.inputs.values():
+        assert entry["sha256"] == manifest_lib.file_sha256(entry["path"])
+    assert manifest.options["normalization"] == "scale_0_1" and manifest.options["runner"] == "FnApiRunner"
+    assert manifest.versions["tensorflow"].startswith("2.21")
+    assert manifest.options["images_read"] == N_TRAIN + N_TEST
+    assert manifest.options["images_analyzed"] == N_TRAIN  # the analyzers read the training file
+    assert manifest.transform_sha256 == manifest_lib.transform_sha256(output_dir)
+    assert manifest_lib.check_data_dir(output_dir, deep=True) == manifest
     assert sorted(os.listdir(os.path.dirname(output_dir))) == ["idx", "out"]  # no staging directory left
+
+
+def test_tf_transform_reads_the_output_as_its_own(run):
+    """Every accessor of TFTransformOutput works on the output, the raw metadata included."""
+    _, output_dir, _ = run
+    transform = tft.TFTransformOutput(output_dir)
+    assert transform.raw_metadata.schema == features.load_raw_schema()
+    assert transform.raw_feature_spec() == features.raw_feature_spec()
+    assert set(transform.raw_domains()) == {features.LABEL_KEY}
+    assert transform.transformed_metadata.schema.feature
+    assert set(transform.transformed_feature_spec()) == {features.IMAGE_KEY, features.LABEL_KEY}
+    assert set(transform.transformed_domains()) <= {features.IMAGE_KEY, features.LABEL_KEY}
+    assert os.path.isdir(transform.transform_savedmodel_dir)
+    probe = {features.IMAGE_RAW_KEY: tf.constant([bytes(784)])}
+    assert transform.transform_raw_features(probe)[features.IMAGE_KEY].shape == (1, 784)
+    layer = transform.transform_features_layer()
+    assert layer(probe)[features.IMAGE_KEY].shape == (1, 784)
 
 
 def test_existing_output_is_refused_without_overwrite(run):
@@ -133,7 +138,7 @@ def test_bad_label_fails_before_running_and_leaves_nothing(tmp_path):
     with pytest.raises(
         idx.IdxFormatError, match=r"t10k-labels-idx1-ubyte: byte offset 11 \(label of record 3\)"
     ):
-        job.run_preprocessing(job.PreprocessConfig(str(input_dir), str(tmp_path / "out")))
+        job.run_preprocessing(config.PreprocessConfig(str(input_dir), str(tmp_path / "out")))
     assert sorted(os.listdir(tmp_path)) == ["idx"]
 
 

@@ -8,7 +8,7 @@ import tensorflow_transform.beam as tft_beam
 from apache_beam.testing.util import assert_that
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from pipeline import preprocessing
+from pipeline import config, preprocessing
 from schemas import features
 
 
@@ -40,7 +40,7 @@ def test_scale_0_1_over_all_pixels_of_the_training_data(tmp_path):
         assert images.shape == (3, features.IMAGE_PIXELS) and images.dtype == np.float32
         np.testing.assert_allclose(images, pixels / 255.0, rtol=1e-6)
 
-    _transform(rows, preprocessing.SCALE_0_1, tmp_path, check)
+    _transform(rows, config.SCALE_0_1, tmp_path, check)
 
 
 def test_z_score_over_all_pixels(tmp_path):
@@ -50,7 +50,7 @@ def test_z_score_over_all_pixels(tmp_path):
         images = np.stack([r[features.IMAGE_KEY] for r in out]).astype(np.float64)
         assert abs(images.mean()) < 1e-5 and abs(images.std() - 1.0) < 1e-5
 
-    _transform(rows, preprocessing.Z_SCORE, tmp_path, check)
+    _transform(rows, config.Z_SCORE, tmp_path, check)
 
 
 def test_decode_refuses_wrong_length_naming_the_feature():

@@ -1,12 +1,14 @@
 """The shard grid: read tasks along it, batches that never straddle a shard, one file per shard."""
 
+import os
+
 import numpy as np
 import pyarrow as pa
 import pytest
 import tensorflow as tf
 
 from pipeline import sinks, sources
-from schemas import layout
+from schemas import layout, manifest
 from tests import idx_fixtures
 
 
@@ -90,11 +92,13 @@ def test_write_shards_writes_one_file_per_shard_and_leaves_no_temporary_file(tmp
     for labels, shard in (([1, 2], 0), ([3], 0), ([4, 5, 6], 2)):
         writer.process(_transformed(labels, shard))
     writer.finish_bundle()
-    assert sinks.write_empty_shards(str(tmp_path), layout.EVAL, 3) == [
-        str(tmp_path / "eval" / "part-00001-of-00003.tfrecord.gz")
-    ]
-    files = sorted(tf.io.gfile.glob(layout.shard_pattern(str(tmp_path), layout.EVAL)))
+    listed = sinks.read_shards(str(tmp_path), layout.EVAL, 3)  # writes the empty shard 1
+    assert [s.path for s in listed] == [f"eval/part-0000{i}-of-00003.tfrecord.gz" for i in range(3)]
+    assert [s.examples for s in listed] == [3, 0, 3]
+    files = [str(tmp_path / s.path) for s in listed]
     assert [_labels_in(f) for f in files] == [[1, 2, 3], [], [4, 5, 6]]
+    assert [s.sha256 for s in listed] == [manifest.file_sha256(f) for f in files]
+    assert [s.bytes for s in listed] == [os.path.getsize(f) for f in files]
     first = next(iter(tf.data.TFRecordDataset(files[0], compression_type=layout.SHARD_COMPRESSION)))
     assert list(tf.train.Example.FromString(first.numpy()).features.feature) == ["label"]  # shard dropped
     assert tf.io.gfile.listdir(str(tmp_path / "tmp" / "shards")) == []

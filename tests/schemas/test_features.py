@@ -44,7 +44,10 @@ def test_record_batches_have_the_layout_tfxio_gives_the_raw_schema():
 def test_layout_names_are_tf_transforms():
     assert layout.TRANSFORM_FN_DIR == tft.TFTransformOutput.TRANSFORM_FN_DIR
     assert layout.TRANSFORMED_METADATA_DIR == tft.TFTransformOutput.TRANSFORMED_METADATA_DIR
-    assert layout.shard_pattern("gs://b/out", "train") == "gs://b/out/train/part-*-of-*.tfrecord.gz"
+    assert layout.RAW_METADATA_DIR == tft.TFTransformOutput.RAW_METADATA_DIR
+    assert layout.join("gs://b/out", layout.shard_path("train", 3, 16)) == (
+        "gs://b/out/train/part-00003-of-00016.tfrecord.gz"
+    )
 
 
 def test_schema_round_trips_through_tf_metadata():

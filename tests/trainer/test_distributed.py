@@ -17,9 +17,9 @@ import time
 import pytest
 import tensorflow as tf
 
-from trainer import estimator as tfe
+import estimator as tfe
+from estimator import distributed
 from trainer import local_cluster
-from trainer.estimator import distributed
 
 pytestmark = pytest.mark.slow
 BOUND_SECS = 240

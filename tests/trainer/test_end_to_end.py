@@ -12,11 +12,15 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline import idx
+import estimator as tfe
+from common import idx
+from common.errors import ConfigError
+from estimator import export_dirs
 from schemas import features, layout
-from trainer import estimator as tfe
+from schemas.manifest import Manifest
+from tests import shards
 from trainer import hparams as hparams_lib
-from trainer import inputs, model, predict, serving, task
+from trainer import inputs, job, model, predict, prediction, serving
 
 pytestmark = pytest.mark.slow
 
@@ -28,18 +32,19 @@ def trained(preprocessed, tmp_path_factory):
     data_dir = str(base / "data")
     shutil.copytree(source_dir, data_dir)
     hparams = hparams_lib.HParams(train_steps=30, batch_size=16, save_checkpoints_steps=10, throttle_secs=0)
-    result = task.train(data_dir, str(base / "job"), hparams)
+    result = job.train(data_dir, str(base / "job"), hparams)
     return input_dir, data_dir, result, hparams
 
 
 def test_training_evaluates_and_exports(trained):
     _, _, result, _ = trained
-    job_dir = result["job_dir"]
-    assert result["eval"]["global_step"] == 30 and result["test"]["global_step"] == 30
-    assert 0 <= result["test"]["accuracy"] <= 1
+    job_dir = result.job_dir
+    assert result.eval["global_step"] == 30 and result.test["global_step"] == 30
     assert os.path.exists(os.path.join(job_dir, hparams_lib.HPARAMS_FILE))
-    assert len(os.listdir(os.path.join(job_dir, "export", task.LATEST_EXPORTER))) == 3  # steps 10, 20, 30
-    assert os.path.dirname(result["export"]) == os.path.join(job_dir, "export", task.BEST_EXPORTER)
+    latest = export_dirs.complete_exports(job.export_base(job_dir, job.LATEST_EXPORTER))
+    assert [export_dirs.export_global_step(e) for e in latest] == [10, 20, 30]
+    best = export_dirs.complete_exports(job.export_base(job_dir, job.BEST_EXPORTER))
+    assert best == [result.export]  # exports_to_keep=1
     assert os.listdir(os.path.join(job_dir, "eval_test"))
 
 
@@ -48,10 +53,10 @@ def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(tr
     transform = tft.TFTransformOutput(data_dir)
     estimator = tfe.Estimator(
         model.model_fn,
-        result["job_dir"],
+        result.job_dir,
         params=hparams.model_params(30, "fashion_mnist", ["c"] * 10),
     )
-    test_files = layout.shard_pattern(data_dir, layout.TEST)
+    test_files = Manifest.read(data_dir).shard_paths(data_dir, layout.TEST)
     expected = list(
         estimator.predict(lambda: inputs.input_fn(test_files, transform, 16, tfe.ModeKeys.PREDICT))
     )
@@ -62,16 +67,16 @@ def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(tr
     index = np.rint(stored[:, 0] * 255).astype(int) + 256 * np.rint(stored[:, 1] * 255).astype(int)
 
     shutil.rmtree(os.path.join(data_dir, layout.TRANSFORM_FN_DIR))  # serving must not need it
-    latest = task.newest_export(os.path.join(result["job_dir"], "export", task.LATEST_EXPORTER))  # step 30's
+    latest = export_dirs.newest_export(job.export_base(result.job_dir, job.LATEST_EXPORTER))  # step 30's
     loaded = tf.saved_model.load(latest)
     raw = idx.read_idx(str(next(input_dir.glob("t10k-images*"))), idx.IMAGES_NDIM)
-    examples = tf.constant([serving.raw_example(image.tobytes()) for image in raw])
+    examples = shards.raw_examples(raw)
     served = loaded.signatures["serving_default"](examples=examples)
     np.testing.assert_array_equal(served["classes"].numpy()[index], [p["classes"] for p in expected])
     np.testing.assert_allclose(
         served["probabilities"].numpy()[index], [p["probabilities"] for p in expected], atol=1e-5
     )
-    by_bytes = loaded.signatures[predict.RAW_BYTES_SIGNATURE](
+    by_bytes = loaded.signatures[prediction.RAW_BYTES_SIGNATURE](
         image_raw=tf.constant([r.tobytes() for r in raw])
     )
     np.testing.assert_allclose(by_bytes["probabilities"], served["probabilities"], atol=1e-6)
@@ -81,7 +86,7 @@ def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(tr
 
 def test_bad_serving_input_names_the_feature_and_the_model_keeps_serving(trained):
     input_dir, _, result, _ = trained
-    loaded = tf.saved_model.load(result["export"])
+    loaded = tf.saved_model.load(result.export)
     serve = loaded.signatures["serving_default"]
     with pytest.raises(tf.errors.InvalidArgumentError, match="feature image_raw must be 784 bytes"):
         serve(examples=tf.constant([serving.raw_example(b"\0" * 783)]))
@@ -93,7 +98,7 @@ def test_bad_serving_input_names_the_feature_and_the_model_keeps_serving(trained
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
         serve(examples=tf.constant([], tf.string))
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
-        loaded.signatures[predict.RAW_BYTES_SIGNATURE](image_raw=tf.constant([], tf.string))
+        loaded.signatures[prediction.RAW_BYTES_SIGNATURE](image_raw=tf.constant([], tf.string))
     good = serve(examples=tf.constant([serving.raw_example(b"\0" * 784)]))
     assert good["probabilities"].shape == (1, 10)
 
@@ -107,7 +112,7 @@ def test_predict_command_writes_predictions_and_a_report(trained, tmp_path):
         predict.main(
             [
                 "--saved-model",
-                result["export"],
+                os.path.dirname(result.export),  # the exporter's directory: the newest complete export
                 "--idx-images",
                 images,
                 "--idx-labels",
@@ -126,5 +131,5 @@ def test_predict_command_writes_predictions_and_a_report(trained, tmp_path):
 
 def test_job_dir_of_another_model_is_refused(trained, preprocessed):
     _, _, result, _ = trained
-    with pytest.raises(ValueError, match="holds checkpoints of model 'cnn', not 'vgg'"):
-        task.train(preprocessed[1], result["job_dir"], hparams_lib.HParams(model="vgg", train_steps=1))
+    with pytest.raises(ConfigError, match="holds checkpoints of model 'cnn', not 'vgg'"):
+        job.train(preprocessed[1], result.job_dir, hparams_lib.HParams(model="vgg", train_steps=1))

@@ -1,6 +1,8 @@
 """Exporters: when `train_and_evaluate` writes a SavedModel, and which to keep.
 
-Each exporter writes under MODEL_DIR/export/<name>/<timestamp>/.
+Each exporter writes under MODEL_DIR/export/<name>/<timestamp>/ (export_dirs.py
+names and finds them). A crash during an export leaves a temp-<timestamp>
+directory that is never taken for an export; the next export removes it.
 """
 
 from __future__ import annotations
@@ -8,22 +10,21 @@ from __future__ import annotations
 import abc
 import logging
 import os
-import re
 
 import tensorflow as tf
 
-_LOG = logging.getLogger("trainer.estimator")
+from . import export_dirs
+
+_LOG = logging.getLogger("estimator")
 
 
 def gc_exports(export_dir_base: str, keep: int | None) -> None:
-    """Deletes all but the newest `keep` timestamped exports in export_dir_base."""
-    if not keep or not tf.io.gfile.isdir(export_dir_base):
+    """Deletes all but the newest `keep` complete exports, and temp-* dirs crashes left."""
+    export_dirs.remove_stale_temp_dirs(export_dir_base)
+    if not keep:
         return
-    stamps = sorted(
-        int(d.rstrip("/")) for d in tf.io.gfile.listdir(export_dir_base) if re.fullmatch(r"\d+/?", d)
-    )
-    for stamp in stamps[:-keep]:
-        tf.io.gfile.rmtree(os.path.join(export_dir_base, str(stamp)))
+    for path in export_dirs.complete_exports(export_dir_base)[:-keep]:
+        tf.io.gfile.rmtree(path)
 
 
 class Exporter(abc.ABC):
@@ -141,7 +142,7 @@ class BestExporter(_SavedModelExporter):
     def export(self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export):
         if self._loaded_from != estimator.model_dir:
             self._loaded_from = estimator.model_dir
-            self._best = self._best_in_event_files(estimator.model_dir, eval_result.get("global_step"))
+            self._best = self._best_exported(estimator.model_dir, export_path, eval_result.get("global_step"))
         if self._best is None or self._compare_fn(
             best_eval_result=self._best, current_eval_result=eval_result
         ):
@@ -152,23 +153,31 @@ class BestExporter(_SavedModelExporter):
             return self._export(estimator, export_path, checkpoint_path)
         return None
 
-    def _best_in_event_files(self, model_dir, current_step):
-        """The best result among earlier evaluations (not the current step's)."""
-        if not self._event_file_pattern:
+    def _best_exported(self, model_dir, export_path, current_step):
+        """The best earlier result that has a complete export.
+
+        tf.estimator took the best of the eval event files; an export a crash
+        interrupted then counted as done, and no export might ever follow. Here
+        the best is the evaluation of the step of the newest complete export
+        (the best exporter's newest is its best), or None when there is none.
+        """
+        newest = export_dirs.newest_export(export_path)
+        if newest is None:
             return None
-        best = None
+        step = export_dirs.export_global_step(newest)
+        for result in self._event_results(model_dir, current_step):
+            if result["global_step"] == step:
+                return result
+        return None
+
+    def _event_results(self, model_dir, current_step):
+        """The evaluations recorded in the eval event files (not the current step's)."""
+        if not self._event_file_pattern:
+            return
         for path in tf.io.gfile.glob(os.path.join(model_dir, self._event_file_pattern)):
             for event in tf.compat.v1.train.summary_iterator(path):
                 if not event.HasField("summary") or event.step == current_step:
                     continue
                 result = {v.tag: v.simple_value for v in event.summary.value if v.HasField("simple_value")}
                 result["global_step"] = event.step
-                try:
-                    better = best is None or self._compare_fn(
-                        best_eval_result=best, current_eval_result=result
-                    )
-                except (KeyError, ValueError):
-                    continue  # an event of other summaries
-                if better:
-                    best = result
-        return best
+                yield result

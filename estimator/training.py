@@ -15,11 +15,11 @@ import time
 
 import tensorflow as tf
 
-from trainer.estimator import distributed
-from trainer.estimator.exporter import Exporter
-from trainer.estimator.run_config import TaskType
+from . import distributed
+from .exporter import Exporter
+from .run_config import TaskType
 
-_LOG = logging.getLogger("trainer.estimator")
+_LOG = logging.getLogger("estimator")
 EXPORT_DIR = "export"
 
 

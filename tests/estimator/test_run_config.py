@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from trainer import estimator as tfe
+import estimator as tfe
 
 
 def test_defaults():

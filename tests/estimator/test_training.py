@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.trainer.estimator import models
-from trainer import estimator as tfe
+import estimator as tfe
+from estimator import export_dirs
+from tests.estimator import models
 
 v1 = tf.compat.v1
 
@@ -66,18 +67,31 @@ def test_best_exporter_exports_first_then_only_improvements_across_restarts(tmp_
     tfe.train_and_evaluate(est, *_specs(30, [best]))
     assert len(os.listdir(tmp_path / "export" / "best_exporter")) == 2  # 0.5 (first), then 0.4
 
-    # A restarted job reads its best from the eval events (the real losses) and exports only to beat it.
+    # A restarted job takes the evaluation of its newest complete export as the best, and beats it or not.
+    base = str(tmp_path / "export" / "best_exporter")
     restarted = tfe.BestExporter(serving_input_receiver_fn=models.raw_receiver_fn)
-    first = restarted._best_in_event_files(str(tmp_path), current_step=None)
-    assert first is not None and first["global_step"] in (10, 20, 30)
-    worse = restarted.export(
-        est, str(tmp_path / "x"), est.latest_checkpoint(), {"loss": 1e9, "global_step": 99}, False
-    )
+    worse = restarted.export(est, base, est.latest_checkpoint(), {"loss": 1e9, "global_step": 99}, False)
     assert worse is None
-    better = restarted.export(
-        est, str(tmp_path / "x"), est.latest_checkpoint(), {"loss": -1.0, "global_step": 99}, False
-    )
+    better = restarted.export(est, base, est.latest_checkpoint(), {"loss": -1.0, "global_step": 99}, False)
     assert better is not None
+
+
+def test_an_export_a_crash_interrupted_is_not_a_best_and_is_cleaned_up(tmp_path):
+    """kill -9 during the best exporter's only export: the rerun exports again (tf.estimator never did)."""
+    est = tfe.Estimator(
+        models.linear_model_fn, str(tmp_path), config=models.config(save_checkpoints_steps=10)
+    )
+    tfe.train_and_evaluate(est, *_specs(10, [tfe.BestExporter("best", models.raw_receiver_fn)]))
+    base = tmp_path / "export" / "best"
+    (export,) = os.listdir(base)
+    os.rename(base / export, base / f"temp-{export}")  # what a kill during the export leaves
+    assert export_dirs.newest_export(str(base)) is None
+    est.train(models.train_input_fn, steps=10)
+    metrics, exports = tfe.train_and_evaluate(
+        est, *_specs(20, [tfe.BestExporter("best", models.raw_receiver_fn)])
+    )
+    assert len(exports) == 1 and export_dirs.newest_export(str(base)) == exports[0].decode()
+    assert sorted(os.listdir(base)) == [os.path.basename(exports[0].decode())]  # the stale temp- dir is gone
 
 
 def test_needs_checkpoints():

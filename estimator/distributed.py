@@ -23,11 +23,11 @@ import time
 
 import tensorflow as tf
 
-from trainer.estimator.checkpoints import global_step_of, latest_checkpoint
-from trainer.estimator.run_config import TaskType
+from .checkpoints import global_step_of, latest_checkpoint
+from .run_config import TaskType
 
 _v1 = tf.compat.v1
-_LOG = logging.getLogger("trainer.estimator")
+_LOG = logging.getLogger("estimator")
 WORKER_DELAY_SECS = 2.0  # worker k waits k * this before starting (the chief initializes first)
 MAX_WORKER_DELAY_SECS = 20.0
 WORKER_GRACE_SECS = 15.0

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.trainer.estimator import models
-from trainer import estimator as tfe
+import estimator as tfe
+from tests.estimator import models
 
 v1 = tf.compat.v1
 

@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from trainer import estimator as tfe
+import estimator as tfe
 
 v1 = tf.compat.v1
 
@@ -78,7 +78,7 @@ def test_model_fn_must_return_a_spec_for_its_mode(tmp_path):
     def wrong_mode(features, labels, mode):
         return tfe.EstimatorSpec(tfe.ModeKeys.EVAL, loss=tf.reduce_sum(features["x"]))
 
-    from tests.trainer.estimator import models
+    from tests.estimator import models
 
     with pytest.raises(TypeError, match="must return an EstimatorSpec, found dict"):
         tfe.Estimator(wrong_type, str(tmp_path / "a")).train(models.train_input_fn, steps=1)

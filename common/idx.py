@@ -13,8 +13,8 @@ so image files start with the magic number 0x00000803 (count, rows, cols) and
 label files with 0x00000801 (count). Files may be gzip-compressed; a gzip file is
 recognized by its first two bytes, not by its name.
 
-Every path goes through Beam's `FileSystems`, so local paths and gs:// work
-alike. Records are read in chunks: memory is bounded by the chunk size, never by
+Every path goes through `tf.io.gfile`, so local paths and gs:// work alike,
+with no Beam import: the pipeline and the trainer both read IDX files. Records are read in chunks: memory is bounded by the chunk size, never by
 what a header claims. Any problem raises `IdxFormatError`, whose message names
 the file, the byte offset or field, what was expected and what was found.
 """
@@ -26,12 +26,14 @@ import gzip
 import io
 import math
 import struct
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
+import tensorflow as tf
+
+from common.errors import InputNotFoundError, UserError
 
 UBYTE = 0x08
 IMAGES_NDIM = 3  # magic 0x00000803
@@ -48,7 +50,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 DEFAULT_CHUNK_RECORDS = 4096
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(UserError, ValueError):
     """A file is not the IDX data it should be.
 
     The message names the file, the byte offset or field, what was expected and
@@ -107,23 +109,28 @@ class IdxHeader:
 
 def _open_raw(path: str) -> BinaryIO:
     try:
-        return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-    except OSError as e:  # BeamIOError, FileNotFoundError, PermissionError, ...
-        raise FileNotFoundError(f"{path}: cannot open: {e}") from e
+        return tf.io.gfile.GFile(path, "rb")
+    except tf.errors.OpError as e:  # NotFound, PermissionDenied, ...
+        raise InputNotFoundError(f"{path}: cannot open: {e.message}") from e
 
 
 def _file_size(path: str) -> int:
     try:
-        return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-    except (IndexError, OSError) as e:  # no match, or the filesystem refused
-        raise FileNotFoundError(f"{path}: no such file") from e
+        if tf.io.gfile.isdir(path):
+            raise InputNotFoundError(f"{path}: a directory, not an IDX file")
+        return tf.io.gfile.stat(path).length
+    except tf.errors.OpError as e:  # NotFound, PermissionDenied, ...
+        raise InputNotFoundError(f"{path}: no such file") from e
 
 
 def _open_data(path: str) -> tuple[BinaryIO, bool]:
     """Opens `path` for reading its uncompressed bytes; returns (stream, gzipped)."""
     raw = _open_raw(path)
-    head = raw.read(2)
-    raw.seek(0)
+    try:
+        head = raw.read(2)
+        raw.seek(0)
+    except tf.errors.OpError as e:  # e.g. a permission refused only at the first read
+        raise InputNotFoundError(f"{path}: cannot read: {e.message}") from e
     if head == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw, mode="rb"), True
     return raw, False
@@ -132,7 +139,7 @@ def _open_data(path: str) -> tuple[BinaryIO, bool]:
 def _read_exact(stream: BinaryIO, n: int, path: str, offset: int, field: str) -> bytes:
     try:
         data = stream.read(n)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error, tf.errors.OpError) as e:
         raise IdxFormatError(path, f"byte offset {offset} ({field})", "a readable stream", f"{e}") from e
     if len(data) != n:
         raise IdxFormatError(
@@ -178,7 +185,7 @@ def read_header(path: str, ndim: int, record_shape: tuple[int, ...] | None = Non
     sized without decompressing it.
 
     Args:
-      path: a local path or any URL Beam's FileSystems reads (gs://...).
+      path: a local path or any URL tf.io.gfile reads (gs://...).
       ndim: the expected number of dimensions: IMAGES_NDIM (3) or LABELS_NDIM (1).
       record_shape: if given, the expected dims after the count, e.g. (28, 28).
 
@@ -186,7 +193,7 @@ def read_header(path: str, ndim: int, record_shape: tuple[int, ...] | None = Non
       The validated header.
 
     Raises:
-      FileNotFoundError: the file does not exist.
+      InputNotFoundError (a FileNotFoundError): the file does not exist.
       IdxFormatError: bad magic, data type, number of dimensions, record shape, or
         a length that disagrees with the header.
     """
@@ -273,7 +280,7 @@ def iter_chunks(
 def _read_some(stream: BinaryIO, path: str, offset: int) -> bytes:
     try:
         return stream.read(1)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error, tf.errors.OpError) as e:
         raise IdxFormatError(path, f"byte offset {offset}", "end of file", f"{e}") from e
 
 
@@ -291,7 +298,7 @@ def read_idx(path: str, ndim: int, record_shape: tuple[int, ...] | None = None) 
       uint8 array of shape header.dims.
 
     Raises:
-      IdxFormatError, FileNotFoundError: as `read_header` and `iter_chunks`.
+      IdxFormatError, InputNotFoundError: as `read_header` and `iter_chunks`.
     """
     header = read_header(path, ndim, record_shape)
     chunks = [chunk for _, chunk in iter_chunks(header, chunk_records=max(1, 1 << 16))]
@@ -351,7 +358,7 @@ def write_idx(path: str, array: np.ndarray, compress: bool | None = None) -> Non
     """Writes a uint8 array as an IDX file (for fixtures, synthetic data, tools).
 
     Args:
-      path: destination; any FileSystems path.
+      path: destination; any tf.io.gfile path.
       array: uint8 array; images (n, rows, cols) or labels (n,).
       compress: gzip the file; default: when `path` ends with '.gz'.
     """
@@ -362,5 +369,5 @@ def write_idx(path: str, array: np.ndarray, compress: bool | None = None) -> Non
         with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
             gz.write(data)
         data = buf.getvalue()
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    with tf.io.gfile.GFile(path, "wb") as f:
         f.write(data)

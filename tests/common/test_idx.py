@@ -6,7 +6,8 @@ import struct
 import numpy as np
 import pytest
 
-from pipeline import idx, sources
+from common import idx
+from pipeline import sources
 from tests import idx_fixtures
 
 SHAPE = (28, 28)

@@ -1,6 +1,6 @@
 """The tf.estimator contract on TensorFlow 2.21, built on public `tf.compat.v1` APIs.
 
-    from trainer import estimator as tfe
+    import estimator as tfe
 
     est = tfe.Estimator(model_fn, model_dir, config=tfe.RunConfig(save_checkpoints_steps=100))
     est.train(input_fn, max_steps=1000)
@@ -17,14 +17,14 @@ import os
 # be set before TensorFlow is first imported.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from trainer.estimator import export  # noqa: E402
-from trainer.estimator.estimator import Estimator, WarmStartSettings  # noqa: E402
-from trainer.estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter  # noqa: E402
-from trainer.estimator.hooks import NanLossError  # noqa: E402
-from trainer.estimator.mode_keys import ModeKeys  # noqa: E402
-from trainer.estimator.model_fn import EstimatorSpec  # noqa: E402
-from trainer.estimator.run_config import RunConfig, TaskType  # noqa: E402
-from trainer.estimator.training import EvalSpec, TrainSpec, train_and_evaluate  # noqa: E402
+from . import export  # noqa: E402
+from .estimator import Estimator, WarmStartSettings  # noqa: E402
+from .exporter import BestExporter, Exporter, FinalExporter, LatestExporter  # noqa: E402
+from .hooks import NanLossError  # noqa: E402
+from .mode_keys import ModeKeys  # noqa: E402
+from .model_fn import EstimatorSpec  # noqa: E402
+from .run_config import RunConfig, TaskType  # noqa: E402
+from .training import EvalSpec, TrainSpec, train_and_evaluate  # noqa: E402
 
 __all__ = [
     "BestExporter",

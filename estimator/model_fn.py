@@ -6,8 +6,8 @@ import collections
 
 import tensorflow as tf
 
-from trainer.estimator import export
-from trainer.estimator.mode_keys import ModeKeys
+from . import export
+from .mode_keys import ModeKeys
 
 _v1 = tf.compat.v1
 LOSS_METRIC_KEY = "loss"

@@ -8,7 +8,7 @@ import os
 import tensorflow as tf
 
 GLOBAL_STEP_KEY = "global_step"
-_LOG = logging.getLogger("trainer.estimator")
+_LOG = logging.getLogger("estimator")
 
 
 def latest_checkpoint(model_dir: str) -> str | None:

@@ -13,22 +13,21 @@ import inspect
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 
-from trainer.estimator import checkpoints, distributed
-from trainer.estimator import export as export_lib
-from trainer.estimator import hooks as hooks_lib
-from trainer.estimator.checkpoints import GLOBAL_STEP_KEY, global_step_of, latest_checkpoint
-from trainer.estimator.mode_keys import ModeKeys
-from trainer.estimator.model_fn import LOSS_METRIC_KEY, EstimatorSpec
-from trainer.estimator.run_config import RunConfig, TaskType
+from . import checkpoints, distributed, export_dirs
+from . import export as export_lib
+from . import hooks as hooks_lib
+from .checkpoints import GLOBAL_STEP_KEY, global_step_of, latest_checkpoint
+from .mode_keys import ModeKeys
+from .model_fn import LOSS_METRIC_KEY, EstimatorSpec
+from .run_config import RunConfig, TaskType
 
 _v1 = tf.compat.v1
-_LOG = logging.getLogger("trainer.estimator")
+_LOG = logging.getLogger("estimator")
 _MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
 
 
@@ -347,7 +346,8 @@ class Estimator:
             signatures = export_lib.build_all_signature_defs(
                 receiver.receiver_tensors, spec.export_outputs, receiver.receiver_tensors_alternatives
             )
-            export_dir, temp_dir = _new_export_dirs(export_dir_base)
+            export_dir = export_dirs.get_timestamped_export_dir(export_dir_base)
+            temp_dir = export_dirs.get_temp_export_dir(export_dir)
             try:
                 with _v1.Session(config=self._config.session_config) as session:
                     _restore(session, checkpoint_path)
@@ -365,7 +365,7 @@ class Estimator:
                     target = os.path.join(temp_dir, "assets.extra", destination)
                     tf.io.gfile.makedirs(os.path.dirname(target))
                     tf.io.gfile.copy(source, target, overwrite=True)
-                tf.io.gfile.rename(temp_dir, export_dir)
+                export_dirs.publish(temp_dir, export_dir)
             except BaseException:
                 if tf.io.gfile.exists(temp_dir):
                     tf.io.gfile.rmtree(temp_dir)
@@ -530,16 +530,6 @@ def _unbatch(batch: dict):
         )
     for i in range(lengths.pop()):
         yield {k: v[i] for k, v in batch.items()}
-
-
-def _new_export_dirs(export_dir_base: str) -> tuple[str, str]:
-    """A fresh timestamped directory name and a temporary one beside it."""
-    tf.io.gfile.makedirs(export_dir_base)
-    stamp = int(time.time())
-    while tf.io.gfile.exists(os.path.join(export_dir_base, str(stamp))):
-        stamp += 1
-    export_dir = os.path.join(export_dir_base, str(stamp))
-    return export_dir, os.path.join(export_dir_base, f"temp-{stamp}")
 
 
 def _restore(session, checkpoint_path: str) -> None:

@@ -1,8 +1,9 @@
 """What every entry point shares: logging, one-line errors, a truthful exit status.
 
-The exit status is the truth: 0 on success, 1 on failure, 130 on Ctrl-C.
-Known failures (bad input, bad flags, an existing output) print one line,
-`error: <message>`; anything else prints its traceback.
+The exit status is the truth: 0 on success, 1 on failure, 2 for a usage error,
+130 on Ctrl-C. Expected failures (`errors.UserError`: bad input, bad flags, an
+existing output) print one line, `error: <message>`, even when a runner wrapped
+them in another exception; anything else is a bug and prints its traceback.
 
 Why `os._exit`: on this stack (protobuf 6's upb backend with TF 2.21, TFT 1.21,
 Beam 2.77) a process that ran a tf.Transform pipeline dies with SIGSEGV while the
@@ -22,10 +23,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-# Failures a user can fix from the message alone, printed without a traceback:
-# bad values and input (ValueError, hence IdxFormatError and flag checks) and
-# file-system trouble (OSError: missing input, existing output, failed download).
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
+from common.errors import UserError
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -39,12 +37,12 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _user_error(error: BaseException) -> BaseException | None:
-    """Finds a user error in an exception or its causes (runners wrap them)."""
+def user_error(error: BaseException) -> UserError | None:
+    """Finds a UserError in an exception or its causes (runners wrap them), or None."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, USER_ERRORS):
+        if isinstance(error, UserError):
             return error
         error = error.__cause__ or error.__context__
     return None
@@ -64,7 +62,7 @@ def run_main(main: Callable[[Sequence[str] | None], object], argv: Sequence[str]
     except SystemExit as e:  # argparse's --help and usage errors
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException as e:  # noqa: BLE001 - the process boundary reports everything
-        user = _user_error(e)
+        user = user_error(e)
         if user is not None:
             print(
                 f"error: {str(user).splitlines()[0] if str(user) else type(user).__name__}", file=sys.stderr

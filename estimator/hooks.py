@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 _v1 = tf.compat.v1
-_LOG = logging.getLogger("trainer.estimator")
+_LOG = logging.getLogger("estimator")
 
 
 class NanLossError(_v1.train.NanLossDuringTrainingError):
@@ -27,16 +27,17 @@ class NanLossGuardHook(_v1.train.SessionRunHook):
     """Stops training with `NanLossError` when the loss is not finite."""
 
     def __init__(self, loss: tf.Tensor, global_step: tf.Tensor):
-        self._fetches = {"loss": loss, "step": global_step}
+        self._loss = loss
+        self._global_step = global_step
 
     def before_run(self, run_context):
-        return _v1.train.SessionRunArgs(self._fetches)
+        return _v1.train.SessionRunArgs(self._loss)
 
     def after_run(self, run_context, run_values):
-        loss = run_values.results["loss"]
+        loss = run_values.results
         if not np.isfinite(loss):
-            # global_step was read before the step's update: this is the step that produced the loss.
-            raise NanLossError(int(run_values.results["step"]) + 1, float(loss))
+            # Read after the step (reading it in the same run races with the update): the step that produced the loss.
+            raise NanLossError(int(run_context.session.run(self._global_step)), float(loss))
 
 
 class LoggingHook(_v1.train.SessionRunHook):

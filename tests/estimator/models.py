@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from trainer import estimator as tfe
+import estimator as tfe
 
 v1 = tf.compat.v1
 

@@ -1,0 +1,61 @@
+"""What one preprocessing run does: the job's own settings, checked, with no heavy imports.
+
+The entry point parses flags into a `PreprocessConfig` before TensorFlow or Beam
+is imported, so a usage error costs no start-up time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from common.errors import ConfigError
+from schemas import features
+
+SCALE_0_1 = "scale_0_1"  # tft.scale_to_0_1 over all pixels of the train split
+Z_SCORE = "z_score"  # tft.scale_to_z_score over all pixels of the train split
+NORMALIZATIONS = (SCALE_0_1, Z_SCORE)
+EXAMPLES_PER_SHARD = 10_000  # automatic sharding, records of a source file a shard: ~30 MB of floats
+MAX_SHARDS = 99_999  # the widest the five-digit shard names allow
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessConfig:
+    """What one preprocessing run does (the job's own flags).
+
+    Attributes:
+      input_dir: directory holding train-images*, train-labels*, t10k-images*,
+        t10k-labels* IDX files (gzip or not); local or gs://.
+      output_dir: where the finished outputs go (see schemas/layout.py).
+      eval_fraction: share of the training file carved out as eval, in [0, 1).
+      num_shards: shards per split; 0 picks ceil(records / EXAMPLES_PER_SHARD)
+        from the records of the split's source file (train and eval share the
+        training file's grid: shard i of each holds records of the same range).
+      normalization: SCALE_0_1 or Z_SCORE.
+      overwrite: replace an earlier output of this pipeline at output_dir.
+      dataset: key of schemas.features.CLASS_NAMES, recorded in the manifest.
+
+    Raises:
+      ConfigError: a value out of range (naming its flag).
+    """
+
+    input_dir: str
+    output_dir: str
+    eval_fraction: float = 0.1
+    num_shards: int = 0
+    normalization: str = SCALE_0_1
+    overwrite: bool = False
+    dataset: str = features.DEFAULT_DATASET
+
+    def __post_init__(self):
+        if not 0.0 <= self.eval_fraction < 1.0:  # also refuses nan
+            raise ConfigError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")
+        if not 0 <= self.num_shards <= MAX_SHARDS:
+            raise ConfigError(
+                f"--num-shards must be in [0, {MAX_SHARDS}] (0: automatic), got {self.num_shards}"
+            )
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"--normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.dataset not in features.CLASS_NAMES:
+            raise ConfigError(
+                f"--dataset must be one of {sorted(features.CLASS_NAMES)}, got {self.dataset!r}"
+            )

@@ -1,0 +1,312 @@
+"""The manifest: the typed contract between the preprocessing job and the trainer.
+
+The pipeline writes OUTPUT_DIR/manifest.json last, when everything else is in
+place; the trainer reads it to learn what the data dir holds and checks the
+files against it. It records, per split, every shard with its record count,
+size and sha256, and a content hash of the transform (`transform_fn/` and
+`transformed_metadata/`). From those, `Manifest.identity` names exactly this
+output: the trainer pins it in its job dir, so a data dir that changes under a
+job (an `--overwrite` run, a swapped shard or transform) is refused, never
+silently trained on or exported with.
+
+    {"producer": "idx-tfrecords", "format_version": 2, "dataset": "fashion_mnist",
+     "class_names": [...], "transform_sha256": "…",
+     "splits": {"train": {"examples": 54000, "shards": [
+         {"path": "train/part-00000-of-00006.tfrecord.gz", "examples": 9000,
+          "bytes": 6412345, "sha256": "…"}, …]}, "eval": …, "test": …},
+     "inputs": {...}, "options": {...}, "versions": {...}, "created": "…", "wall_time_seconds": 6.1}
+
+All file access goes through `tf.io.gfile` (local paths and gs:// alike).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+
+import tensorflow as tf
+
+from common.errors import DataError, InputNotFoundError
+from schemas import layout
+
+PRODUCER = "idx-tfrecords"  # marks this project's outputs: only those may be overwritten
+FORMAT_VERSION = 2  # 2: per-shard examples/bytes/sha256, transform_sha256, metadata/ for the raw schema
+_HASH_BLOCK = 1 << 22
+_TRANSFORM_DIRS = (layout.TRANSFORM_FN_DIR, layout.TRANSFORMED_METADATA_DIR)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """One shard file of a split.
+
+    Attributes:
+      path: relative to the data dir, e.g. "train/part-00000-of-00006.tfrecord.gz".
+      examples: tf.Examples it holds.
+      bytes: its size on disk (GZIP-compressed).
+      sha256: hex sha256 of its bytes on disk.
+    """
+
+    path: str
+    examples: int
+    bytes: int
+    sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """A split's examples and its shards, in shard order."""
+
+    examples: int
+    shards: tuple[Shard, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """What a finished preprocessing run wrote (see the module doc for the JSON).
+
+    Attributes:
+      dataset: key of schemas.features.CLASS_NAMES.
+      class_names: NUM_CLASSES names, index i names label i.
+      splits: {layout.TRAIN | EVAL | TEST: Split}.
+      transform_sha256: `tree_sha256` of transform_fn/ and transformed_metadata/.
+      inputs: {name: {"path", "sha256", "bytes", "records", "dims"}} of the IDX inputs.
+      options: the run's settings (normalization, eval fraction, runner, ...).
+      versions: {distribution: version} of the stack that wrote it.
+      created: ISO 8601 UTC time of the commit.
+      wall_time_seconds: the run's duration.
+      format_version: FORMAT_VERSION of the writer.
+      producer: PRODUCER.
+    """
+
+    dataset: str
+    class_names: tuple[str, ...]
+    splits: Mapping[str, Split]
+    transform_sha256: str
+    inputs: Mapping[str, dict] = dataclasses.field(default_factory=dict)
+    options: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    versions: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    created: str = ""
+    wall_time_seconds: float = 0.0
+    format_version: int = FORMAT_VERSION
+    producer: str = PRODUCER
+
+    def shards(self, split: str) -> tuple[Shard, ...]:
+        return self.splits[split].shards
+
+    def shard_paths(self, data_dir: str, split: str) -> list[str]:
+        """The full paths of a split's shards, in order: what the trainer reads (never a glob)."""
+        return [layout.join(data_dir, shard.path) for shard in self.splits[split].shards]
+
+    @property
+    def identity(self) -> str:
+        """A hex sha256 naming this output: the transform's hash and every shard's path,
+        count, size and hash. Two data dirs with the same identity hold the same data."""
+        digest = hashlib.sha256(self.transform_sha256.encode())
+        for split in layout.SPLITS:
+            for shard in self.splits[split].shards:
+                digest.update(f"\n{shard.path} {shard.examples} {shard.bytes} {shard.sha256}".encode())
+        return digest.hexdigest()
+
+    def to_json(self) -> str:
+        payload = dataclasses.asdict(self)
+        payload["class_names"] = list(self.class_names)
+        return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "manifest") -> Manifest:
+        """Parses and validates a manifest.
+
+        Raises:
+          DataError: not JSON, not this project's manifest, another format
+            version, or a field missing or of the wrong type (naming `source`).
+        """
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{source}: not valid JSON: {e}") from None
+        if not isinstance(payload, dict) or payload.get("producer") != PRODUCER:
+            raise DataError(f'{source}: not a manifest of {PRODUCER} (no "producer": "{PRODUCER}")')
+        if payload.get("format_version") != FORMAT_VERSION:
+            raise DataError(
+                f"{source}: format_version {payload.get('format_version')!r}, but this version reads"
+                f" {FORMAT_VERSION}: preprocess the data again"
+            )
+        try:
+            splits = {
+                name: Split(
+                    examples=_int(payload["splits"][name]["examples"]),
+                    shards=tuple(Shard(**shard) for shard in payload["splits"][name]["shards"]),
+                )
+                for name in layout.SPLITS
+            }
+            manifest = cls(
+                dataset=str(payload["dataset"]),
+                class_names=tuple(str(n) for n in payload["class_names"]),
+                splits=splits,
+                transform_sha256=str(payload["transform_sha256"]),
+                inputs=dict(payload.get("inputs", {})),
+                options=dict(payload.get("options", {})),
+                versions=dict(payload.get("versions", {})),
+                created=str(payload.get("created", "")),
+                wall_time_seconds=float(payload.get("wall_time_seconds", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"{source}: malformed manifest: {type(e).__name__}: {e}") from None
+        for name, split in manifest.splits.items():
+            counted = sum(shard.examples for shard in split.shards)
+            if counted != split.examples:
+                raise DataError(
+                    f"{source}: split {name} says {split.examples} examples but its shards hold {counted}"
+                )
+        return manifest
+
+    def write(self, data_dir: str) -> str:
+        """Writes DATA_DIR/manifest.json; returns its path."""
+        path = layout.join(data_dir, layout.MANIFEST_FILE)
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, data_dir: str) -> Manifest:
+        """Reads and validates DATA_DIR/manifest.json.
+
+        Raises:
+          InputNotFoundError: no manifest: not the output of a finished run (an
+            interrupted --overwrite commit is named, with how to recover it).
+          DataError: as `from_json`.
+        """
+        path = layout.join(data_dir, layout.MANIFEST_FILE)
+        if not tf.io.gfile.exists(path):
+            hint = ""
+            replaced = tf.io.gfile.glob(_glob_escape(data_dir.rstrip("/")) + layout.REPLACED_INFIX + "*")
+            if replaced:
+                hint = (
+                    f"; {replaced[0]} holds the output an interrupted --overwrite was replacing:"
+                    " run pipeline.preprocess with the same --output-dir to restore it"
+                )
+            raise InputNotFoundError(
+                f"{path}: no manifest; {data_dir} is not the output of a finished preprocessing run{hint}"
+            )
+        with tf.io.gfile.GFile(path) as f:
+            return cls.from_json(f.read(), source=path)
+
+
+def _int(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a count, found {value!r}")
+    return value
+
+
+def _glob_escape(path: str) -> str:
+    """Escapes glob characters, so a directory named 'd[1]' matches only itself."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
+
+
+def file_sha256(path: str) -> str:
+    """Returns the hex sha256 of a file's bytes as stored (compressed if it is)."""
+    digest = hashlib.sha256()
+    with tf.io.gfile.GFile(path, "rb") as f:
+        for block in iter(lambda: f.read(_HASH_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_sha256(directories: Iterable[str]) -> str:
+    """Returns a hex sha256 of every file under `directories`: relative paths and contents.
+
+    Raises:
+      InputNotFoundError: a directory is missing.
+    """
+    digest = hashlib.sha256()
+    for directory in directories:
+        if not tf.io.gfile.isdir(directory):
+            raise InputNotFoundError(f"{directory}: missing")
+        for parent, _, files in sorted(tf.io.gfile.walk(directory)):
+            for name in sorted(files):
+                path = layout.join(parent, name)
+                relative = path[len(directory.rstrip("/")) :]
+                digest.update(f"\n{relative} {file_sha256(path)}".encode())
+    return digest.hexdigest()
+
+
+def transform_sha256(data_dir: str) -> str:
+    """The content hash of a data dir's transform: transform_fn/ and transformed_metadata/."""
+    return tree_sha256(layout.join(data_dir, name) for name in _TRANSFORM_DIRS)
+
+
+def count_records(path: str) -> int:
+    """Counts the records of a GZIP TFRecord shard, reading it whole.
+
+    Raises:
+      DataError: the shard is truncated or corrupt (naming the file).
+    """
+    records = tf.data.TFRecordDataset(path, compression_type=layout.SHARD_COMPRESSION)
+    try:
+        return int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+        raise DataError(f"{path}: corrupt TFRecord shard: {data_loss_reason(e)}") from None
+
+
+def data_loss_reason(error: tf.errors.OpError) -> str:
+    """The first line of a TensorFlow data error, without the op and graph context."""
+    return error.message.split("}}")[-1].split("[Op:")[0].split("\n")[0].strip()
+
+
+def check_data_dir(data_dir: str, deep: bool = False) -> Manifest:
+    """Validates a data dir against its manifest before anything trains on it.
+
+    Always (cheap: metadata only, plus hashing the small transform): the manifest
+    is valid, transform_fn/ and transformed_metadata/ are present and hash to
+    the manifest's transform_sha256, and every listed shard is present with its
+    listed size. With `deep`, also every shard's sha256 and record count.
+
+    Returns:
+      The manifest.
+
+    Raises:
+      InputNotFoundError: no manifest, no transform, or a listed shard missing.
+      DataError: a shard of the wrong size, hash or count, or a transform that
+        is not the one the manifest describes (each naming the file).
+    """
+    manifest = Manifest.read(data_dir)
+    for name in _TRANSFORM_DIRS:
+        if not tf.io.gfile.isdir(layout.join(data_dir, name)):
+            raise InputNotFoundError(f"{data_dir}: no {name}/: not a complete preprocessing output")
+    found = transform_sha256(data_dir)
+    if found != manifest.transform_sha256:
+        raise DataError(
+            f"{layout.join(data_dir, layout.TRANSFORM_FN_DIR)}: not the transform this data dir's"
+            f" manifest describes (sha256 {found[:12]}…, manifest {manifest.transform_sha256[:12]}…)"
+        )
+    for split in layout.SPLITS:
+        for shard in manifest.shards(split):
+            check_shard(data_dir, shard, deep)
+    return manifest
+
+
+def check_shard(data_dir: str, shard: Shard, deep: bool = False) -> None:
+    """Checks one shard's size (and with `deep`, sha256 and record count) against the manifest.
+
+    Raises:
+      InputNotFoundError: the shard is missing. DataError: it differs (naming it).
+    """
+    path = layout.join(data_dir, shard.path)
+    try:
+        size = tf.io.gfile.stat(path).length
+    except tf.errors.NotFoundError:
+        raise InputNotFoundError(f"{path}: shard listed in the manifest is missing") from None
+    if size != shard.bytes:
+        raise DataError(f"{path}: {size} bytes, but the manifest lists {shard.bytes}: the shard was changed")
+    if not deep:
+        return
+    examples = count_records(path)
+    if examples != shard.examples:
+        raise DataError(f"{path}: {examples} records, but the manifest lists {shard.examples}")
+    digest = file_sha256(path)
+    if digest != shard.sha256:
+        raise DataError(
+            f"{path}: sha256 {digest[:12]}…, but the manifest lists {shard.sha256[:12]}…: the shard was changed"
+        )

@@ -1,0 +1,207 @@
+"""Batch prediction with an exported model, as a server would call it.
+
+IDX images go to the model's `image_raw:serving_default` signature as raw bytes,
+raw tf.Examples to `serving_default`; the transform graph inside the model does
+the rest. Class names come from the model itself: its `classification`
+signature returns them (TF Serving's Classify API), so a digit model is never
+labelled with Fashion-MNIST's names.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import posixpath
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from common import idx
+from common.errors import DataError, InputNotFoundError, OutputError
+from estimator import export_dirs
+from schemas import features
+from trainer import model, serving
+
+EXAMPLES_SIGNATURE = "serving_default"
+RAW_BYTES_SIGNATURE = f"{serving.RAW_BYTES_RECEIVER}:serving_default"
+NO_LABEL = -1
+
+
+def resolve_export(path: str) -> str:
+    """An export directory: `path` itself if it holds a SavedModel, else the newest complete
+    export under it (e.g. JOB_DIR/export/best).
+
+    Raises:
+      InputNotFoundError: neither.
+    """
+    if tf.io.gfile.exists(posixpath.join(path, export_dirs.SAVED_MODEL_FILE)):
+        return path
+    newest = export_dirs.newest_export(path)
+    if newest is None:
+        raise InputNotFoundError(f"{path}: neither a SavedModel nor a directory of complete exports")
+    return newest
+
+
+def load(export_dir: str):
+    """Loads an export with tf.saved_model.load (as TF Serving would load it)."""
+    try:
+        return tf.saved_model.load(export_dir)
+    except (OSError, tf.errors.OpError) as e:
+        raise InputNotFoundError(f"{export_dir}: cannot load the SavedModel: {e}") from None
+
+
+def class_names(loaded) -> tuple[str, ...]:
+    """The class names the model's classification signature returns, in class-index order.
+
+    A model without that signature gets its class indices as names.
+    """
+    probe = tf.constant([serving.raw_example(bytes(features.IMAGE_PIXELS))])
+    signature = loaded.signatures.get(model.CLASSIFICATION_SIGNATURE)
+    if signature is None:
+        scores = loaded.signatures[EXAMPLES_SIGNATURE](examples=probe)["probabilities"]
+        return tuple(str(i) for i in range(scores.shape[-1]))
+    return tuple(name.decode("utf-8") for name in signature(inputs=probe)["classes"].numpy()[0])
+
+
+def idx_batches(images_path: str, labels_path: str | None, batch_size: int, num_classes: int):
+    """Reads an IDX image file (and its label file) in batches for RAW_BYTES_SIGNATURE.
+
+    Every label is checked before the first batch, so a bad label file fails
+    before any prediction is written.
+
+    Returns:
+      (number of images, iterator of ({"image_raw": string [n]}, int64 labels [n]));
+      labels are NO_LABEL without a label file.
+
+    Raises:
+      IdxFormatError: a bad header, a count mismatch, or a label outside [0, num_classes).
+    """
+    images = idx.read_header(images_path, idx.IMAGES_NDIM, (features.IMAGE_HEIGHT, features.IMAGE_WIDTH))
+    labels = idx.read_header(labels_path, idx.LABELS_NDIM) if labels_path else None
+    if labels is not None:
+        idx.check_pair(images, labels)
+        for first, chunk in idx.iter_chunks(labels, chunk_records=1 << 20):
+            idx.check_labels(chunk, num_classes, labels, first)
+
+    def batches():
+        label_chunks = idx.iter_chunks(labels, chunk_records=batch_size) if labels else None
+        for _, chunk in idx.iter_chunks(images, chunk_records=batch_size):
+            inputs = {features.IMAGE_RAW_KEY: tf.constant([row.tobytes() for row in chunk])}
+            y = next(label_chunks)[1].astype(np.int64) if label_chunks else np.full(len(chunk), NO_LABEL)
+            yield inputs, y
+
+    return images.count, batches()
+
+
+def tfrecord_batches(pattern: str, batch_size: int):
+    """Reads TFRecord files of raw tf.Examples (gzip if named .gz) in batches for EXAMPLES_SIGNATURE.
+
+    Returns:
+      (None: the count is unknown, iterator of ({"examples": string [n]}, int64 labels [n])).
+
+    Raises:
+      InputNotFoundError: no file matches `pattern` (a glob).
+    """
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        raise InputNotFoundError(f"{pattern}: no files match")
+    compression = "GZIP" if files[0].endswith(".gz") else ""
+    label_spec = {features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=NO_LABEL)}
+
+    def batches():
+        records = tf.data.TFRecordDataset(files, compression_type=compression).batch(batch_size)
+        try:
+            for batch in records:
+                labels = tf.io.parse_example(batch, label_spec)[features.LABEL_KEY].numpy()
+                yield {"examples": batch}, labels
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, UnicodeDecodeError) as e:
+            reason = e.message.splitlines()[0] if isinstance(e, tf.errors.OpError) else str(e)
+            raise DataError(f"{pattern}: not TFRecord files of tf.Examples: {reason}") from None
+
+    return None, batches()
+
+
+def predict(loaded, batches: Iterator, total: int | None, signature: str) -> dict[str, np.ndarray]:
+    """Runs a signature of a loaded model over input batches.
+
+    Returns:
+      {"classes": int64 [n], "probabilities": float32 [n, NUM_CLASSES], "labels": int64 [n]
+      (NO_LABEL where unknown)}.
+
+    Raises:
+      DataError: the model refuses an input batch (its message), or there was none.
+    """
+    if signature not in loaded.signatures:
+        raise DataError(f"the model has no signature {signature!r}; it has {sorted(loaded.signatures)}")
+    fn = loaded.signatures[signature]
+    classes, probabilities, labels = [], [], []
+    with tqdm(total=total, unit="img", desc="predict") as bar:
+        for inputs, y in batches:
+            try:
+                out = fn(**inputs)
+            except tf.errors.InvalidArgumentError as e:
+                raise DataError(f"the model refused the input: {e.message.splitlines()[0]}") from None
+            classes.append(out["classes"].numpy())
+            probabilities.append(out["probabilities"].numpy())
+            labels.append(y)
+            bar.update(len(y))
+    if not classes:
+        raise DataError("no examples to predict")
+    return {
+        "classes": np.concatenate(classes),
+        "probabilities": np.concatenate(probabilities),
+        "labels": np.concatenate(labels),
+    }
+
+
+def check_writable(path: str) -> None:
+    """Fails now, not after the predictions, if `path` cannot be written.
+
+    Raises:
+      OutputError: its directory cannot be created or written.
+    """
+    directory = os.path.dirname(path) or "."
+    probe = posixpath.join(directory, f".{os.path.basename(path)}.write-test")
+    try:
+        tf.io.gfile.makedirs(directory)
+        with tf.io.gfile.GFile(probe, "w") as f:
+            f.write("")
+        tf.io.gfile.remove(probe)
+    except tf.errors.OpError as e:
+        raise OutputError(f"{path}: cannot write: {e.message}") from None
+
+
+def write_predictions(path: str, result: dict, names: Sequence[str]) -> None:
+    """Writes one row per example: CSV, or JSON lines for a .jsonl/.json suffix.
+
+    Written to a temporary file and renamed, so a failure leaves no partial file.
+
+    Raises:
+      OutputError: the file cannot be written.
+    """
+    rows = zip(result["classes"], result["probabilities"], result["labels"], strict=True)
+    temporary = path + ".incomplete"
+    try:
+        with tf.io.gfile.GFile(temporary, "w") as f:
+            if path.endswith((".jsonl", ".json")):
+                for i, (c, p, y) in enumerate(rows):
+                    record = {
+                        "index": i,
+                        "class": int(c),
+                        "class_name": names[c],
+                        "probabilities": p.round(6).tolist(),
+                    }
+                    if y != NO_LABEL:
+                        record["label"] = int(y)
+                    f.write(json.dumps(record) + "\n")
+            else:
+                writer = csv.writer(f)
+                writer.writerow(["index", "class", "class_name", "probability", "label"])
+                for i, (c, p, y) in enumerate(rows):
+                    writer.writerow([i, int(c), names[c], f"{p[c]:.6f}", "" if y == NO_LABEL else int(y)])
+        tf.io.gfile.rename(temporary, path, overwrite=True)
+    except tf.errors.OpError as e:
+        raise OutputError(f"{path}: cannot write: {e.message}") from None
