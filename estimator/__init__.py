@@ -17,16 +17,18 @@ import os
 # be set before TensorFlow is first imported.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from . import export  # noqa: E402
-from .estimator import Estimator, WarmStartSettings  # noqa: E402
-from .exporter import BestExporter, Exporter, FinalExporter, LatestExporter  # noqa: E402
-from .hooks import NanLossError  # noqa: E402
-from .mode_keys import ModeKeys  # noqa: E402
-from .model_fn import EstimatorSpec  # noqa: E402
-from .run_config import RunConfig, TaskType  # noqa: E402
-from .training import EvalSpec, TrainSpec, train_and_evaluate  # noqa: E402
+# ruff: noqa: E402, F401 (the names below are the public API: __all__ lists them by section)
+# The Estimator, its specs and train_and_evaluate.
+from . import export
+from .estimator import Estimator, WarmStartSettings
+from .exporter import BestExporter, Exporter, FinalExporter, LatestExporter
+from .hooks import NanLossError
+from .mode_keys import ModeKeys
+from .model_fn import EstimatorSpec
+from .run_config import RunConfig, TaskType
+from .training import EvalSpec, TrainSpec, train_and_evaluate
 
-__all__ = [
+_CORE = [
     "BestExporter",
     "Estimator",
     "EstimatorSpec",
@@ -43,3 +45,14 @@ __all__ = [
     "export",
     "train_and_evaluate",
 ]
+
+# Canned estimators and heads (canned/, head/).
+_CANNED = []
+
+# Input functions and Keras models (inputs.py, keras.py).
+_INPUTS = []
+
+# Hooks, early stopping and the experimental namespace.
+_HOOKS = []
+
+__all__ = [*_CORE, *_CANNED, *_INPUTS, *_HOOKS]

@@ -216,7 +216,9 @@ def fetch_file(name: str, source: DatasetSource, dest: str) -> tuple[str, str, s
     raise DownloadError(f"{name}: no source worked: " + "; ".join(failures or ["no sources configured"]))
 
 
-def fetch(dataset: str, dest: str, sources: dict[str, DatasetSource] | None = None) -> dict[str, tuple[str, str]]:
+def fetch(
+    dataset: str, dest: str, sources: dict[str, DatasetSource] | None = None
+) -> dict[str, tuple[str, str]]:
     """Fetches all four IDX files of `dataset` into `dest`.
 
     Returns:
