@@ -7,7 +7,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= data/fashion-mnist
 OUT_DIR ?= out
-SYSTEM_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install demo data preprocess test test-fast lint format bench bench-full clean lock
@@ -21,9 +20,9 @@ $(STAMP): setup.py constraints.txt
 install: $(STAMP)
 
 # Fashion-MNIST: Debian's package when we may install it (root, apt), else the
-# downloader's mirrors; the downloader prefers the system copy either way.
+# downloader's mirrors; the downloader knows where the package puts the files.
 data: install
-	@if [ ! -d $(SYSTEM_FASHION_MNIST) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	@if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1 && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist || true; fi
 	$(BIN)/python -m pipeline.download --dataset fashion_mnist --dest $(DATA_DIR)
 

@@ -10,7 +10,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-FASHION_MNIST_DIR = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+from pipeline import download
+
+# Real Fashion-MNIST: where Debian's package puts it (pipeline/download.py knows), or $FASHION_MNIST_DIR.
+FASHION_MNIST_DIR = os.environ.get("FASHION_MNIST_DIR") or download.DATASETS["fashion_mnist"].system_dirs[0]
 
 
 @dataclasses.dataclass

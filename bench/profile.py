@@ -1,6 +1,6 @@
 """Where the time goes: py-spy samples of the preprocessing job and of training.
 
-    python -m bench.profile [--data-dir OUT/data]
+    python -m bench.profile [--input-dir DIR_OF_IDX_FILES]
 
 Runs each command under `py-spy record` (all threads and subprocesses, raw
 collapsed stacks), then prints the functions holding the most samples: "self"

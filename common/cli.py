@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -26,26 +27,70 @@ from collections.abc import Callable, Sequence
 from common.errors import UserError
 
 
+class _DropUserErrorTracebacks(logging.Filter):
+    """Drops ERROR records about a UserError (its traceback, or a worker's report of it as text).
+
+    Runners log an exception they are about to re-raise (Beam logs a DoFn's
+    error with its traceback, and relays the log of a worker process that
+    failed); an expected failure is then reported once, as the entry point's
+    one `error:` line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        if record.exc_info and record.exc_info[1] and user_error(record.exc_info[1]):
+            return False
+        message = record.getMessage()
+        return not any(f"{name}: " in message for name in _qualified_names())
+
+
 def setup_logging(verbose: bool = False) -> None:
-    """Logs INFO (or DEBUG) lines with a time stamp to stderr."""
+    """Logs INFO (or DEBUG) lines with a time stamp to stderr; see _DropUserErrorTracebacks."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropUserErrorTracebacks())
     for noisy in ("apache_beam", "absl", "tensorflow", "root"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def user_error(error: BaseException) -> UserError | None:
-    """Finds a UserError in an exception or its causes (runners wrap them), or None."""
+    """Finds a UserError in an exception or its causes (runners wrap them), or None.
+
+    A runner that ran the failing code in another process (Beam's multi-process
+    mode, Dataflow) passes the error on as text, e.g. `RuntimeError: Traceback ...
+    common.idx.IdxFormatError: <message> [while running 'Read']`: a UserError named
+    in such text is recovered as a UserError with that message.
+    """
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, UserError):
             return error
+        found = _named_in_text(str(error))
+        if found is not None:
+            return found
         error = error.__cause__ or error.__context__
     return None
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls] + [sub for direct in cls.__subclasses__() for sub in _subclasses(direct)]
+
+
+def _qualified_names() -> list[str]:
+    """module.Class of UserError and every subclass, longest first."""
+    return sorted({f"{c.__module__}.{c.__qualname__}" for c in _subclasses(UserError)}, key=len, reverse=True)
+
+
+def _named_in_text(text: str) -> UserError | None:
+    pattern = "|".join(re.escape(name) for name in _qualified_names())
+    match = re.search(rf"^(?:\w+: )?({pattern}): (.+?)(?: \[while running .*\])?$", text, re.MULTILINE)
+    return UserError(match.group(2)) if match else None
 
 
 def run_main(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from common.errors import ConfigError
+from common.paths import check_literal
 from schemas import features
 
 SCALE_0_1 = "scale_0_1"  # tft.scale_to_0_1 over all pixels of the train split
@@ -35,7 +36,8 @@ class PreprocessConfig:
       dataset: key of schemas.features.CLASS_NAMES, recorded in the manifest.
 
     Raises:
-      ConfigError: a value out of range (naming its flag).
+      ConfigError: a value out of range (naming its flag), or an output_dir with
+        a character TensorFlow reads as a pattern (common/paths.py).
     """
 
     input_dir: str
@@ -47,6 +49,7 @@ class PreprocessConfig:
     dataset: str = features.DEFAULT_DATASET
 
     def __post_init__(self):
+        check_literal(self.output_dir, "--output-dir")  # read back by TensorFlow: no pattern characters
         if not 0.0 <= self.eval_fraction < 1.0:  # also refuses nan
             raise ConfigError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")
         if not 0 <= self.num_shards <= MAX_SHARDS:

@@ -23,6 +23,7 @@ import tensorflow_transform as tft
 
 import estimator as tfe
 from common.errors import ConfigError
+from common.paths import check_literal
 from estimator import export_dirs
 from schemas import layout
 from trainer import data, inputs, model, serving, vertex
@@ -120,9 +121,11 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
     Raises:
       InputNotFoundError, DataError: the data dir is not a complete, unchanged
         preprocessing output (naming the file), or changed during training.
-      ConfigError: hyperparameters the data cannot support, a bad TF_CONFIG, or
-        a job dir of another model or other data.
+      ConfigError: hyperparameters the data cannot support, a bad TF_CONFIG, a
+        path TensorFlow would read as a pattern, or a job dir of another model or data.
     """
+    check_literal(data_dir, "--data-dir")
+    check_literal(job_dir, "--job-dir")
     manifest = data.open_data_dir(data_dir, deep=verify_data)
     max_steps = hparams.max_steps(manifest.splits[layout.TRAIN].examples)
     check_job_dir(job_dir, hparams)

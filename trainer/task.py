@@ -22,6 +22,7 @@ import logging
 from collections.abc import Sequence
 
 from common import cli
+from common.paths import check_literal
 from trainer import hparams as hparams_lib
 from trainer import vertex
 
@@ -42,6 +43,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_
     args.job_dir = vertex.job_dir(args.job_dir)
     if not args.job_dir:
         parser.error("--job-dir is required (or set AIP_CHECKPOINT_DIR)")
+    check_literal(args.data_dir, "--data-dir")
+    check_literal(args.job_dir, "--job-dir")
     return args, hparams_lib.from_flags(args)
 
 
