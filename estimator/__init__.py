@@ -20,7 +20,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # ruff: noqa: E402, F401 (the names below are the public API: __all__ lists them by section)
 # The Estimator, its specs and train_and_evaluate.
 from . import export
-from .estimator import Estimator, WarmStartSettings
+from .estimator import Estimator, VocabInfo, WarmStartSettings
 from .exporter import BestExporter, Exporter, FinalExporter, LatestExporter
 from .hooks import NanLossError
 from .mode_keys import ModeKeys
@@ -41,18 +41,107 @@ _CORE = [
     "RunConfig",
     "TaskType",
     "TrainSpec",
+    "VocabInfo",
     "WarmStartSettings",
     "export",
     "train_and_evaluate",
 ]
 
 # Canned estimators and heads (canned/, head/).
-_CANNED = []
+from .canned.baseline import BaselineClassifier, BaselineEstimator, BaselineRegressor
+from .canned.dnn import DNNClassifier, DNNEstimator, DNNRegressor
+from .canned.dnn_linear_combined import (
+    DNNLinearCombinedClassifier,
+    DNNLinearCombinedEstimator,
+    DNNLinearCombinedRegressor,
+)
+from .canned.linear import LinearClassifier, LinearEstimator, LinearRegressor
+from .canned.parsing_utils import classifier_parse_example_spec, regressor_parse_example_spec
+from .extenders import add_metrics
+from .head import (
+    BinaryClassHead,
+    Head,
+    LogisticRegressionHead,
+    MultiClassHead,
+    MultiHead,
+    MultiLabelHead,
+    PoissonRegressionHead,
+    RegressionHead,
+)
+
+_CANNED = [
+    "BaselineClassifier",
+    "BaselineEstimator",
+    "BaselineRegressor",
+    "BinaryClassHead",
+    "DNNClassifier",
+    "DNNEstimator",
+    "DNNLinearCombinedClassifier",
+    "DNNLinearCombinedEstimator",
+    "DNNLinearCombinedRegressor",
+    "DNNRegressor",
+    "Head",
+    "LinearClassifier",
+    "LinearEstimator",
+    "LinearRegressor",
+    "LogisticRegressionHead",
+    "MultiClassHead",
+    "MultiHead",
+    "MultiLabelHead",
+    "PoissonRegressionHead",
+    "RegressionHead",
+    "add_metrics",
+    "classifier_parse_example_spec",
+    "regressor_parse_example_spec",
+]
 
 # Input functions and Keras models (inputs.py, keras.py).
-_INPUTS = []
+from . import inputs
+from .keras import model_to_estimator
+
+_INPUTS = ["inputs", "model_to_estimator"]
 
 # Hooks, early stopping and the experimental namespace.
-_HOOKS = []
+from . import experimental
+from .session_run_hooks import (
+    CheckpointSaverHook,
+    CheckpointSaverListener,
+    FeedFnHook,
+    FinalOpsHook,
+    GlobalStepWaiterHook,
+    LoggingTensorHook,
+    NanLossDuringTrainingError,
+    NanTensorHook,
+    ProfilerHook,
+    SecondOrStepTimer,
+    SessionRunArgs,
+    SessionRunContext,
+    SessionRunHook,
+    SessionRunValues,
+    StepCounterHook,
+    StopAtStepHook,
+    SummarySaverHook,
+)
+
+_HOOKS = [
+    "CheckpointSaverHook",
+    "CheckpointSaverListener",
+    "FeedFnHook",
+    "FinalOpsHook",
+    "GlobalStepWaiterHook",
+    "LoggingTensorHook",
+    "NanLossDuringTrainingError",
+    "NanTensorHook",
+    "ProfilerHook",
+    "SecondOrStepTimer",
+    "SessionRunArgs",
+    "SessionRunContext",
+    "SessionRunHook",
+    "SessionRunValues",
+    "StepCounterHook",
+    "StopAtStepHook",
+    "SummarySaverHook",
+    "experimental",
+]
 
 __all__ = [*_CORE, *_CANNED, *_INPUTS, *_HOOKS]

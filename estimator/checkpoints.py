@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import re
 
 import tensorflow as tf
 
 GLOBAL_STEP_KEY = "global_step"
-_LOG = logging.getLogger("estimator")
+_LOG = tf.get_logger()
+
+
+CHECKPOINT_PREFIX = "model.ckpt"  # the Estimator's checkpoints: model.ckpt-<global step>
+_LISTED = re.compile(rf"{re.escape(CHECKPOINT_PREFIX)}-(\d+)\.index")
 
 
 def latest_checkpoint(model_dir: str) -> str | None:
-    """The newest checkpoint in `model_dir`, also when the directory was moved.
+    """The newest checkpoint in `model_dir`, also when the directory was moved or its state file is bad.
 
     A `checkpoint` state file written elsewhere may name absolute paths; those are
-    looked for in `model_dir` by their base name.
+    looked for in `model_dir` by their base name. A state file that does not parse
+    (TensorFlow then reports no checkpoint at all, and training would silently
+    start again from step 0 beside the old checkpoints) is rebuilt from the
+    model.ckpt-<step> files found by listing model_dir, with a warning.
     """
     if not model_dir:
         return None
@@ -25,9 +32,25 @@ def latest_checkpoint(model_dir: str) -> str | None:
     state = tf.train.get_checkpoint_state(model_dir)
     if state and state.model_checkpoint_path:
         moved = os.path.join(model_dir, os.path.basename(state.model_checkpoint_path))
-        if tf.io.gfile.glob(moved + ".index"):
+        if tf.io.gfile.exists(moved + ".index"):
             return moved
-    return None
+    return _rebuild_state(model_dir)
+
+
+def _rebuild_state(model_dir: str) -> str | None:
+    if not tf.io.gfile.isdir(model_dir):
+        return None
+    steps = sorted(int(m.group(1)) for m in map(_LISTED.fullmatch, tf.io.gfile.listdir(model_dir)) if m)
+    if not steps:
+        return None
+    names = [f"{CHECKPOINT_PREFIX}-{step}" for step in steps]
+    _LOG.warning(
+        "%s: the checkpoint state file is missing or unreadable, but checkpoints are there: resuming from %s",
+        model_dir,
+        names[-1],
+    )
+    tf.compat.v1.train.update_checkpoint_state(model_dir, names[-1], all_model_checkpoint_paths=names)
+    return os.path.join(model_dir, names[-1])
 
 
 def global_step_of(checkpoint_path: str | None) -> int:

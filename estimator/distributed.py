@@ -14,22 +14,29 @@ it on Cloud ML Engine / Vertex AI:
   model_dir (at most every throttle_secs), runs the exporters, and exits once it
   sees the final checkpoint, which the chief evaluates and exports itself (the
   evaluator evaluates it too, without exporting, if it had evaluated nothing yet).
+
+A cluster of one task (a single chief, as Vertex AI describes a one-replica job)
+trains in process, without a server. `training_device_fn` and
+`training_session_config` give the Estimator's training graph its placement and
+session config in and out of a cluster (RunConfig.device_fn, a single-device
+train_distribute, the default session config); `evaluation_device_fn` gives a
+single-device eval_distribute's device.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 
 import tensorflow as tf
 
+from . import strategies
 from .checkpoints import global_step_of, latest_checkpoint
-from .run_config import TaskType
+from .run_config import TaskType, get_default_session_config
 
 _v1 = tf.compat.v1
-_LOG = logging.getLogger("estimator")
-WORKER_DELAY_SECS = 2.0  # worker k waits k * this before starting (the chief initializes first)
-MAX_WORKER_DELAY_SECS = 20.0
+_LOG = tf.get_logger()
+WORKER_DELAY_SECS = 2.0  # worker k waits (k + 1) * this before starting (the chief initializes first)
+MAX_WORKER_DELAY_SECS = 20.0  # unless RunConfig.experimental_max_worker_delay_secs says otherwise
 WORKER_GRACE_SECS = 15.0
 POLL_SECS = 1.0
 _DONE_QUEUE = "train_and_evaluate_done_{}"
@@ -47,16 +54,56 @@ def session_config(config, base=None):
     return proto
 
 
+def in_training_cluster(config) -> bool:
+    """Whether this process trains as a chief or worker of a multi-task cluster (through its server)."""
+    return bool(config.cluster_spec) and bool(config.master) and config.task_type in TaskType.TRAINERS
+
+
+def training_device_fn(config):
+    """The device function of the training graph, or None.
+
+    RunConfig.device_fn when given; else in a cluster, variables on the ps tasks;
+    else the device of a single-device train_distribute strategy.
+    """
+    if config.device_fn is not None:
+        return config.device_fn
+    if in_training_cluster(config):
+        return device_setter(config)
+    if config.train_distribute is not None:
+        return strategies.single_device(config.train_distribute, "train_distribute")
+    return None
+
+
+def evaluation_device_fn(config):
+    """The device of a single-device eval_distribute strategy, or None (default placement)."""
+    if config.eval_distribute is None:
+        return None
+    return strategies.single_device(config.eval_distribute, "eval_distribute")
+
+
+def training_session_config(config) -> _v1.ConfigProto:
+    """The training session's config: RunConfig.session_config (default:
+    `get_default_session_config()`), with device filters in a cluster."""
+    if in_training_cluster(config):
+        return session_config(config, config.session_config)
+    return config.session_config or get_default_session_config()
+
+
 def start_server(config) -> tf.distribute.Server:
-    """Starts this task's gRPC server."""
+    """Starts this task's server (RunConfig.protocol; grpc by default)."""
+    _LOG.info("Start Tensorflow server.")
     _LOG.info(
         "starting server %s:%d of cluster %s", config.task_type, config.task_id, config.cluster_spec.as_dict()
     )
+    base = None
+    if config.session_config is not None:  # the server takes only the GPU options, as tf.estimator's did
+        base = _v1.ConfigProto(gpu_options=config.session_config.gpu_options)
     return tf.distribute.Server(
         config.cluster_spec,
         job_name=config.task_type,
         task_index=config.task_id,
-        config=session_config(config, config.session_config),
+        config=session_config(config, base),
+        protocol=config.protocol,
         start=True,
     )
 
@@ -71,7 +118,13 @@ def device_setter(config):
 
 
 def worker_delay(config) -> float:
-    return min(MAX_WORKER_DELAY_SECS, WORKER_DELAY_SECS * (config.task_id + 1))
+    """Seconds worker k waits before training: (k + 1) * WORKER_DELAY_SECS, at most
+    RunConfig.experimental_max_worker_delay_secs (default MAX_WORKER_DELAY_SECS)."""
+    if config.task_type != TaskType.WORKER:
+        return 0.0
+    most = config.experimental_max_worker_delay_secs
+    most = MAX_WORKER_DELAY_SECS if most is None else most
+    return float(max(0, min(most, WORKER_DELAY_SECS * (config.task_id + 1))))
 
 
 def _done_queue(ps_index: int, num_tokens: int):
@@ -124,7 +177,9 @@ def run_evaluator(estimator, evaluate, eval_spec, max_steps) -> tuple[dict | Non
     """Evaluates new checkpoints until the final one appears (the chief does that one)."""
     if max_steps is None:
         raise ValueError("a distributed evaluator needs TrainSpec.max_steps to know when training ends")
-    time.sleep(eval_spec.start_delay_secs)
+    if eval_spec.start_delay_secs:
+        _LOG.info("Waiting %f secs before starting eval.", eval_spec.start_delay_secs)
+        time.sleep(eval_spec.start_delay_secs)
     last_path, last_time, result = None, 0.0, (None, [])
     while True:
         path = latest_checkpoint(estimator.model_dir)
@@ -139,9 +194,8 @@ def run_evaluator(estimator, evaluate, eval_spec, max_steps) -> tuple[dict | Non
                     name=eval_spec.name,
                 )
                 result = (metrics, [])
-            _LOG.info(
-                "evaluator: the final checkpoint (step %d) is there; the chief exports it; exiting", step
-            )
+            _LOG.info("Exiting evaluation, global_step=%s >= train max_steps=%s", step, max_steps)
+            _LOG.info("evaluator: the chief evaluates and exports the final checkpoint")
             return result
         if path and path != last_path and time.time() - last_time >= eval_spec.throttle_secs:
             last_path, last_time = path, time.time()

@@ -12,7 +12,6 @@ collection, the best exporter after a restart, the trainer's report,
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from posixpath import join as _join
@@ -21,7 +20,7 @@ import tensorflow as tf
 
 SAVED_MODEL_FILE = "saved_model.pb"
 TEMP_PREFIX = "temp-"
-_LOG = logging.getLogger("estimator")
+_LOG = tf.get_logger()
 
 
 def get_timestamped_export_dir(export_dir_base: str) -> str:

@@ -8,14 +8,13 @@ directory that is never taken for an export; the next export removes it.
 from __future__ import annotations
 
 import abc
-import logging
 import os
 
 import tensorflow as tf
 
 from . import export_dirs
 
-_LOG = logging.getLogger("estimator")
+_LOG = tf.get_logger()
 
 
 def gc_exports(export_dir_base: str, keep: int | None) -> None:
@@ -179,5 +178,7 @@ class BestExporter(_SavedModelExporter):
                 if not event.HasField("summary") or event.step == current_step:
                     continue
                 result = {v.tag: v.simple_value for v in event.summary.value if v.HasField("simple_value")}
+                if not result:  # e.g. the checkpoint_path text summary of the same evaluation
+                    continue
                 result["global_step"] = event.step
                 yield result

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import tensorflow as tf
 
 _v1 = tf.compat.v1
-_LOG = logging.getLogger("estimator")
+_LOG = tf.get_logger()
 
 
 class NanLossError(_v1.train.NanLossDuringTrainingError):
@@ -40,39 +38,56 @@ class NanLossGuardHook(_v1.train.SessionRunHook):
             raise NanLossError(int(run_context.session.run(self._global_step)), float(loss))
 
 
-class LoggingHook(_v1.train.SessionRunHook):
-    """Logs `step N: loss = x, s steps/s, e examples/s` every `every_n_steps` global steps.
+class StepAndExampleCounterHook(_v1.train.StepCounterHook):
+    """TensorFlow's StepCounterHook (`global_step/sec: N` and its summary), plus `examples/sec: N`.
+
+    At each of its log lines it also logs `examples/sec: N` (and writes that
+    summary): the batch size times global_step/sec, as TPUEstimator reported it.
+    The batch size is fetched with the training step once every `every_n_steps`
+    local steps (never with an extra `session.run`), so the per-step cost is the
+    global step fetch of TensorFlow's hook alone.
 
     Args:
-      loss: the scalar loss.
-      global_step: the global step variable.
       batch_size: a scalar int Tensor, the examples in the current batch.
-      every_n_steps: how often to log.
+      every_n_steps: how often to log, in global steps.
+      output_dir: where the summaries go (None: no summaries).
     """
 
-    def __init__(self, loss: tf.Tensor, global_step: tf.Tensor, batch_size: tf.Tensor, every_n_steps: int):
-        self._fetches = {"loss": loss, "step": global_step, "batch": batch_size}
-        self._timer = _v1.train.SecondOrStepTimer(every_steps=every_n_steps)
-        self._steps = 0
-        self._examples = 0
+    def __init__(self, batch_size: tf.Tensor, every_n_steps: int, output_dir: str | None = None):
+        super().__init__(every_n_steps=every_n_steps, output_dir=output_dir)
+        self._batch_size_tensor = batch_size
+        self._every_n_steps = every_n_steps
+        self._summary_dir = output_dir
+        self._local_steps = 0
+        self._batch_size = None
 
     def before_run(self, run_context):
-        return _v1.train.SessionRunArgs(self._fetches)
+        args = super().before_run(run_context)
+        if self._local_steps % self._every_n_steps:
+            return args
+        return _v1.train.SessionRunArgs({"step": args.fetches, "batch_size": self._batch_size_tensor})
 
     def after_run(self, run_context, run_values):
         results = run_values.results
-        step = int(results["step"]) + 1
-        self._steps += 1
-        self._examples += int(results["batch"])
-        if self._timer.should_trigger_for_step(step):
-            elapsed, _ = self._timer.update_last_triggered_step(step)
-            rates = (
-                f", {self._steps / elapsed:.3g} steps/s, {self._examples / elapsed:,.0f} examples/s"
-                if elapsed
-                else ""
+        if isinstance(results, dict):
+            self._batch_size = int(results["batch_size"])
+            run_values = run_values._replace(results=results["step"])
+        self._local_steps += 1
+        super().after_run(run_context, run_values)
+
+    def _log_and_record(self, elapsed_steps, elapsed_time, global_step):
+        # TensorFlow's extension point for what is logged at each trigger (TPUEstimator's
+        # ExamplesPerSecondHook overrides it too); it runs only at the log cadence.
+        super()._log_and_record(elapsed_steps, elapsed_time, global_step)
+        if self._batch_size is None:
+            return
+        examples_per_sec = self._batch_size * elapsed_steps / elapsed_time
+        if self._summary_dir:
+            summary = _v1.Summary(
+                value=[_v1.Summary.Value(tag="examples/sec", simple_value=examples_per_sec)]
             )
-            _LOG.info("step %d: loss = %.5g%s", step, results["loss"], rates)
-            self._steps = self._examples = 0
+            _v1.summary.FileWriterCache.get(self._summary_dir).add_summary(summary, global_step)
+        _LOG.info("examples/sec: %g", examples_per_sec)
 
 
 class DatasetInitializerHook(_v1.train.SessionRunHook):
@@ -86,15 +101,26 @@ class DatasetInitializerHook(_v1.train.SessionRunHook):
 
 
 class StopAfterNEvalsHook(_v1.train.SessionRunHook):
-    """Requests a stop after `num_evals` evaluation steps (None: until the input ends)."""
+    """Requests a stop after `num_evals` evaluation steps (None: until the input ends).
+
+    Logs progress as tf.estimator did: `Evaluation [n/N]` after every step, or
+    every N // 10 steps from 20 steps on, and after the last; `Evaluation [n]`
+    after every step when N is None.
+    """
 
     def __init__(self, num_evals: int | None):
         self._num_evals = num_evals
         self._done = 0
+        self._log_every = 1 if num_evals is None or num_evals < 20 else num_evals // 10
 
     def after_run(self, run_context, run_values):
         self._done += 1
-        if self._num_evals is not None and self._done >= self._num_evals:
+        if self._num_evals is None:
+            _LOG.info("Evaluation [%d]", self._done)
+            return
+        if self._done % self._log_every == 0 or self._done == self._num_evals:
+            _LOG.info("Evaluation [%d/%d]", self._done, self._num_evals)
+        if self._done >= self._num_evals:
             run_context.request_stop()
 
     @property

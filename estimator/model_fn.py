@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import sys
 
 import tensorflow as tf
 
@@ -53,7 +54,9 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):
     Required by mode: TRAIN `loss` and `train_op`; EVAL `loss`; PREDICT
     `predictions`. `loss` is a scalar float Tensor (shape [] or [1]).
     `eval_metric_ops` maps names to `(value_tensor, update_op)` pairs, as
-    `tf.compat.v1.metrics.*` return them; the name "loss" is reserved.
+    `tf.compat.v1.metrics.*` return them, or to tf_keras `Metric` objects whose
+    `update_state` the model_fn called (kept as `(result(), updates[0])`); the
+    names "loss" and "global_step" are reserved.
     `export_outputs` maps signature names to `export.ExportOutput`s; with several,
     one must be "serving_default"; a single one also serves as the default; in
     PREDICT mode without any, `PredictOutput(predictions)` is the default.
@@ -100,14 +103,7 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):
             else:
                 predictions = _graph_tensor(predictions, "predictions")
 
-        eval_metric_ops = dict(eval_metric_ops or {})
-        for name, pair in eval_metric_ops.items():
-            if not isinstance(pair, tuple) or len(pair) != 2:
-                raise TypeError(
-                    f"eval_metric_ops[{name!r}] must be a (value, update_op) tuple, found {pair!r}"
-                )
-            _graph_tensor(pair[0], f"eval_metric_ops[{name!r}] value")
-            _graph_tensor(pair[1], f"eval_metric_ops[{name!r}] update_op")
+        eval_metric_ops = _eval_metric_ops(eval_metric_ops)
         if LOSS_METRIC_KEY in eval_metric_ops:
             raise ValueError(
                 f'eval_metric_ops may not be named "{LOSS_METRIC_KEY}": the Estimator adds the mean loss'
@@ -135,6 +131,48 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):
 
     def _replace(self, **kwargs):
         return EstimatorSpec(**{**self._asdict(), **kwargs})
+
+
+def _keras_metric_class():
+    """tf_keras's Metric class, or None when tf_keras was never imported (then no value can be one)."""
+    tf_keras = sys.modules.get("tf_keras")
+    return tf_keras.metrics.Metric if tf_keras is not None else None
+
+
+def _eval_metric_ops(eval_metric_ops) -> dict:
+    """Validates eval_metric_ops; returns {name: (value, update_op)}.
+
+    A tf_keras `Metric` (updated in the model_fn) becomes `(metric.result(),
+    metric.updates[0])`, and its variables join the LOCAL_VARIABLES (initialized
+    before each evaluation, never checkpointed) and METRIC_VARIABLES collections.
+    """
+    if eval_metric_ops is None:
+        return {}
+    if not isinstance(eval_metric_ops, dict):
+        raise TypeError(f"eval_metric_ops must be a dict, found {type(eval_metric_ops).__name__}")
+    metric_class = _keras_metric_class()
+    pairs = {}
+    for name, value in eval_metric_ops.items():
+        if metric_class is not None and isinstance(value, metric_class):
+            if not value.updates:
+                raise ValueError(
+                    f"eval_metric_ops[{name!r}]: the metric {value.name!r} was never updated; "
+                    f'call update_state(...) on the "{value.name}" metric in the model_fn'
+                )
+            for variable in value.variables:
+                for collection in (_v1.GraphKeys.LOCAL_VARIABLES, _v1.GraphKeys.METRIC_VARIABLES):
+                    if not any(v is variable for v in _v1.get_collection(collection)):
+                        _v1.add_to_collection(collection, variable)
+            value = (value.result(), value.updates[0])
+        elif not isinstance(value, tuple) or len(value) != 2:
+            raise TypeError(
+                f"eval_metric_ops[{name!r}] must be a (value, update_op) tuple or a tf_keras Metric, "
+                f"found {value!r}"
+            )
+        _graph_tensor(value[0], f"eval_metric_ops[{name!r}] value")
+        _graph_tensor(value[1], f"eval_metric_ops[{name!r}] update_op")
+        pairs[name] = value
+    return pairs
 
 
 def _export_outputs(mode, export_outputs, predictions):

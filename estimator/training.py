@@ -1,15 +1,15 @@
 """`train_and_evaluate`: train, evaluating and exporting along the way.
 
-Which role a process plays comes from TF_CONFIG (RunConfig.task_type): none (one
-machine), or chief / worker / ps / evaluator in a cluster. Locally, the chief's
-checkpoints trigger evaluations (at most one per `throttle_secs`) and after the
-last checkpoint a final evaluation and export always runs.
+Which role a process plays comes from TF_CONFIG (RunConfig.task_type): no cluster
+(one machine), or chief / worker / ps / evaluator in a cluster. Locally, the
+chief's checkpoints trigger evaluations (at most one per `throttle_secs`) and
+after the last checkpoint a final evaluation and export always runs. The log
+lines are tf.estimator 2.15's, through TensorFlow's logger.
 """
 
 from __future__ import annotations
 
 import collections
-import logging
 import os
 import time
 
@@ -19,19 +19,52 @@ from . import distributed
 from .exporter import Exporter
 from .run_config import TaskType
 
-_LOG = logging.getLogger("estimator")
+_v1 = tf.compat.v1
+_LOG = tf.get_logger()
 EXPORT_DIR = "export"
 
 
-class TrainSpec(collections.namedtuple("TrainSpec", ["input_fn", "max_steps", "hooks"])):
-    """What to train on: input_fn, the global_step to stop at, extra hooks."""
+def _hooks(hooks, owner: str) -> tuple:
+    hooks = tuple(hooks or ())
+    for hook in hooks:
+        if not isinstance(hook, _v1.train.SessionRunHook):
+            raise TypeError(f"{owner} hooks must be SessionRunHook instances, found {hook!r}")
+    return hooks
 
-    def __new__(cls, input_fn, max_steps=None, hooks=None):
+
+def _saving_listeners(listeners) -> tuple:
+    listeners = tuple(listeners or ())
+    for listener in listeners:
+        if not isinstance(listener, _v1.train.CheckpointSaverListener):
+            raise TypeError(
+                f"TrainSpec saving_listeners must be CheckpointSaverListener instances, found {listener!r}"
+            )
+    return listeners
+
+
+class TrainSpec(collections.namedtuple("TrainSpec", ["input_fn", "max_steps", "hooks", "saving_listeners"])):
+    """What to train on: input_fn, the global_step to stop at, extra hooks and saving listeners.
+
+    Args:
+      input_fn: the training input (see Estimator.train).
+      max_steps: the global_step to stop at (> 0), or None: until the input ends.
+      hooks: SessionRunHooks run on every training task (chief and workers).
+      saving_listeners: CheckpointSaverListeners run on the chief around each
+        checkpoint (before train_and_evaluate's own evaluation listener).
+
+    Raises:
+      TypeError: input_fn not callable, a hook or listener of the wrong type.
+      ValueError: max_steps <= 0.
+    """
+
+    def __new__(cls, input_fn, max_steps=None, hooks=None, saving_listeners=None):
         if not callable(input_fn):
             raise TypeError(f"TrainSpec input_fn must be callable, found {input_fn!r}")
         if max_steps is not None and max_steps <= 0:
             raise ValueError(f"TrainSpec max_steps must be > 0, got {max_steps}")
-        return super().__new__(cls, input_fn, max_steps, tuple(hooks or ()))
+        return super().__new__(
+            cls, input_fn, max_steps, _hooks(hooks, "TrainSpec"), _saving_listeners(saving_listeners)
+        )
 
 
 class EvalSpec(
@@ -49,6 +82,11 @@ class EvalSpec(
       exporters: an Exporter or a list of them (unique names).
       start_delay_secs: a distributed evaluator waits this long before its first evaluation.
       throttle_secs: at least this many seconds between evaluations.
+
+    Raises:
+      TypeError: input_fn not callable, a name that is not a string, a hook or
+        exporter of the wrong type.
+      ValueError: steps <= 0, exporter names not unique, negative delays.
     """
 
     def __new__(
@@ -65,9 +103,14 @@ class EvalSpec(
             raise TypeError(f"EvalSpec input_fn must be callable, found {input_fn!r}")
         if steps is not None and steps <= 0:
             raise ValueError(f"EvalSpec steps must be > 0 or None, got {steps}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"EvalSpec name must be a string, found {name!r}")
         if isinstance(exporters, Exporter):
             exporters = [exporters]
         exporters = tuple(exporters or ())
+        for exporter in exporters:
+            if not isinstance(exporter, Exporter):
+                raise TypeError(f"EvalSpec exporters must be Exporters, found {exporter!r}")
         names = [e.name for e in exporters]
         if len(set(names)) != len(names):
             raise ValueError(f"exporter names must be unique, found {names}")
@@ -75,7 +118,7 @@ class EvalSpec(
             if value < 0:
                 raise ValueError(f"EvalSpec {what} must be >= 0, got {value}")
         return super().__new__(
-            cls, input_fn, steps, name, tuple(hooks or ()), exporters, start_delay_secs, throttle_secs
+            cls, input_fn, steps, name, _hooks(hooks, "EvalSpec"), exporters, start_delay_secs, throttle_secs
         )
 
 
@@ -114,37 +157,42 @@ class _EvaluateAndExport:
         return metrics, results
 
 
-class _EvaluateOnNewCheckpoint(tf.compat.v1.train.CheckpointSaverListener):
+class _EvaluateOnNewCheckpoint(_v1.train.CheckpointSaverListener):
     """Evaluates after a checkpoint is saved, at most once per throttle_secs.
 
-    The first save (before any training step of this run) is skipped.
+    As tf.estimator: the first save of a run (before any step) is skipped; the
+    next one is always evaluated; later ones when throttle_secs have passed since
+    the last evaluation.
     """
 
     def __init__(self, evaluate: _EvaluateAndExport, throttle_secs: float, model_dir: str):
         self._evaluate = evaluate
         self._throttle_secs = throttle_secs
         self._model_dir = model_dir
-        self._last_time = None
+        self._timer = None
+        self._first = True
+
+    def begin(self):
+        self._timer = _v1.train.SecondOrStepTimer(every_secs=self._throttle_secs)
         self._first = True
 
     def after_save(self, session, global_step_value):
         if self._first:
             self._first = False
-            self._last_time = time.time()
             return
-        if time.time() - self._last_time < self._throttle_secs:
+        if not self._timer.should_trigger_for_step(global_step_value):
+            _LOG.info("Skip the current checkpoint eval due to throttle secs (%s secs).", self._throttle_secs)
             return
-        checkpoint = tf.train.latest_checkpoint(self._model_dir)
-        _LOG.info("evaluating the checkpoint of step %d", global_step_value)
-        self._evaluate(checkpoint, is_final=False)
-        self._last_time = time.time()
+        self._timer.update_last_triggered_step(global_step_value)
+        self._evaluate(tf.train.latest_checkpoint(self._model_dir), is_final=False)
 
 
 def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
     """Trains `estimator`, evaluating and exporting on the way and at the end.
 
-    The role comes from TF_CONFIG (see distributed.py): none trains locally;
-    chief, worker, ps and evaluator play their part in a cluster.
+    The role comes from TF_CONFIG (see distributed.py): without a cluster the
+    process trains locally; chief, worker, ps and evaluator play their part in a
+    cluster (a cluster of a single chief trains in process).
 
     Returns:
       (metrics of the final evaluation, export directories of its exporters); in
@@ -152,18 +200,28 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
       workers and ps (None, []).
 
     Raises:
+      TypeError: estimator, train_spec or eval_spec of the wrong type.
       ValueError: the config saves no checkpoints (nothing to evaluate), or a
-        cluster without ps tasks.
+        cluster of several tasks without ps tasks.
     """
+    from .estimator import Estimator  # estimator.py imports this package's modules
+
+    if not isinstance(estimator, Estimator):
+        raise TypeError(f"`estimator` must be an Estimator, found {type(estimator).__name__}")
     if not isinstance(train_spec, TrainSpec) or not isinstance(eval_spec, EvalSpec):
-        raise TypeError("train_and_evaluate takes a TrainSpec and an EvalSpec")
+        raise TypeError(
+            "train_and_evaluate takes a TrainSpec and an EvalSpec, found "
+            f"{type(train_spec).__name__} and {type(eval_spec).__name__}"
+        )
     config = estimator.config
     if not (config.save_checkpoints_steps or config.save_checkpoints_secs):
         raise ValueError(
             "train_and_evaluate needs checkpoints: set save_checkpoints_steps or save_checkpoints_secs"
         )
+    _LOG.info("Not using Distribute Coordinator.")
     task_type = config.task_type
-    if task_type is None:
+    if not config.cluster_spec and task_type != TaskType.EVALUATOR:
+        _LOG.info("Running training and evaluation locally (non-distributed).")
         return _run_local(estimator, train_spec, eval_spec)
     if task_type == TaskType.PS:
         distributed.serve_ps(config)
@@ -171,30 +229,46 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
     evaluate = _EvaluateAndExport(estimator, eval_spec)
     if task_type == TaskType.EVALUATOR:
         return distributed.run_evaluator(estimator, evaluate, eval_spec, train_spec.max_steps)
-    if config.num_ps_replicas == 0:
+    server = None
+    if not config.master:
+        _LOG.info("Skip starting Tensorflow server as there is only one node in the cluster.")
+    elif config.num_ps_replicas == 0:
         raise ValueError("TF_CONFIG: a cluster with chief and workers needs at least one ps task")
-    server = distributed.start_server(config)
-    if not config.is_chief:
-        delay = distributed.worker_delay(config)
-        _LOG.info("worker %d: starting in %.0f s", config.task_id, delay)
+    else:
+        server = distributed.start_server(config)
+    delay = distributed.worker_delay(config)
+    if delay > 0:
+        _LOG.info("Waiting %d secs before starting training.", delay)
         time.sleep(delay)
     try:
-        estimator.train(train_spec.input_fn, hooks=train_spec.hooks, max_steps=train_spec.max_steps)
+        estimator.train(
+            train_spec.input_fn,
+            hooks=train_spec.hooks,
+            max_steps=train_spec.max_steps,
+            saving_listeners=train_spec.saving_listeners if config.is_chief else None,
+        )
     finally:
-        distributed.signal_done(config, server)
+        if server is not None:
+            distributed.signal_done(config, server)
     if not config.is_chief:
         return None, []
     return evaluate(estimator.latest_checkpoint(), is_final=True)
 
 
 def _run_local(estimator, train_spec, eval_spec):
+    config = estimator.config
+    _LOG.info(
+        "Start train and evaluate loop. The evaluate will happen after every checkpoint. "
+        "Checkpoint frequency is determined based on RunConfig arguments: "
+        f"save_checkpoints_steps {config.save_checkpoints_steps} or "
+        f"save_checkpoints_secs {config.save_checkpoints_secs}."
+    )
     evaluate = _EvaluateAndExport(estimator, eval_spec)
     listener = _EvaluateOnNewCheckpoint(evaluate, eval_spec.throttle_secs, estimator.model_dir)
     estimator.train(
         train_spec.input_fn,
         hooks=train_spec.hooks,
         max_steps=train_spec.max_steps,
-        saving_listeners=[listener],
+        saving_listeners=[*train_spec.saving_listeners, listener],
     )
-    checkpoint = estimator.latest_checkpoint()
-    return evaluate(checkpoint, is_final=True)
+    return evaluate(estimator.latest_checkpoint(), is_final=True)

@@ -70,8 +70,7 @@ def test_evaluate_loss_is_the_mean_of_batch_losses(tmp_path):
 
 def test_predict_yields_examples_and_honours_predict_keys(tmp_path):
     est = _estimator(tmp_path)
-    with pytest.raises(ValueError, match="could not find a trained model"):
-        next(est.predict(models.predict_input_fn))
+    assert len(list(est.predict(models.predict_input_fn))) == 10  # no checkpoint: initialized variables
     est.train(models.train_input_fn, steps=5)
     predictions = list(est.predict(models.predict_input_fn))
     assert len(predictions) == 10 and set(predictions[0]) == {"classes", "probabilities", "logits"}
@@ -173,3 +172,14 @@ def test_no_readable_checkpoint_is_reported(tmp_path):
         open(data, "wb").close()
     with pytest.raises(ValueError, match="no readable checkpoint"):
         est.train(models.train_input_fn, steps=2)
+
+
+def test_a_garbage_checkpoint_state_file_does_not_restart_training_from_step_zero(tmp_path):
+    est = _estimator(tmp_path)
+    est.train(models.train_input_fn, steps=5)
+    (tmp_path / "checkpoint").write_text("garbage {{{")  # TensorFlow then sees no checkpoint at all
+    est.train(models.train_input_fn, steps=3)
+    assert est.get_variable_value("global_step") == 8  # resumed from model.ckpt-5, not restarted
+    assert tf.train.latest_checkpoint(str(tmp_path)) == str(
+        tmp_path / "model.ckpt-8"
+    )  # the state file is good again

@@ -1,5 +1,6 @@
 """train_and_evaluate with exporters; a tf.estimator-style DNN classifier learns."""
 
+import json
 import os
 
 import numpy as np
@@ -9,6 +10,7 @@ import tensorflow as tf
 import estimator as tfe
 from estimator import export_dirs
 from tests.estimator import models
+from tests.estimator.logs import tf_log
 
 v1 = tf.compat.v1
 
@@ -140,3 +142,85 @@ def test_iris_style_dnn_classifier_learns(tmp_path):
     )
     result = classifier.evaluate(lambda: tf.data.Dataset.from_tensor_slices((test_x, test_y)).batch(100))
     assert result["accuracy"] >= 0.9
+
+
+# ----------------------------------------------------------------- TrainSpec.saving_listeners and the log lines
+
+
+class _Listener(tfe.CheckpointSaverListener):
+    """Records the calls, and the evaluations already written when each save is done."""
+
+    def __init__(self, eval_dir):
+        self.eval_dir, self.calls, self.evaluated_at_save = eval_dir, [], {}
+
+    def begin(self):
+        self.calls.append("begin")
+
+    def before_save(self, session, global_step_value):
+        self.calls.append(("before_save", global_step_value))
+
+    def after_save(self, session, global_step_value):
+        self.calls.append(("after_save", global_step_value))
+        self.evaluated_at_save[global_step_value] = (
+            _events(self.eval_dir) if os.path.isdir(self.eval_dir) else []
+        )
+
+    def end(self, session, global_step_value):
+        self.calls.append(("end", global_step_value))
+
+
+def test_train_spec_saving_listeners_run_around_each_checkpoint_before_the_evaluation(tmp_path):
+    est = tfe.Estimator(
+        models.linear_model_fn, str(tmp_path), config=models.config(save_checkpoints_steps=10)
+    )
+    listener = _Listener(str(tmp_path / "eval"))
+    train_spec = tfe.TrainSpec(models.train_input_fn, max_steps=20, saving_listeners=[listener])
+    assert train_spec.saving_listeners == (listener,)
+    eval_spec = tfe.EvalSpec(models.eval_input_fn, steps=None, throttle_secs=0)
+    with tf_log() as messages:
+        metrics, _ = tfe.train_and_evaluate(est, train_spec, eval_spec)
+    assert metrics["global_step"] == 20
+    saves = [(call, step) for step in (0, 10, 20) for call in ("before_save", "after_save")]
+    assert listener.calls == ["begin", *saves, ("end", 20)]
+    assert listener.evaluated_at_save == {0: [], 10: [], 20: [10]}  # the user's listener runs first
+    assert "Not using Distribute Coordinator." in messages
+    assert "Running training and evaluation locally (non-distributed)." in messages
+    assert (
+        "Start train and evaluate loop. The evaluate will happen after every checkpoint. Checkpoint frequency "
+        "is determined based on RunConfig arguments: save_checkpoints_steps 10 or save_checkpoints_secs None."
+    ) in messages
+
+
+def test_throttle_secs_skips_checkpoints_and_says_so(tmp_path):
+    est = tfe.Estimator(
+        models.linear_model_fn, str(tmp_path), config=models.config(save_checkpoints_steps=10)
+    )
+    with tf_log() as messages:
+        tfe.train_and_evaluate(est, *_specs(30, [], throttle_secs=600))
+    assert _events(tmp_path / "eval") == [10, 30]  # the first after the step-0 save, then the final one
+    assert messages.count("Skip the current checkpoint eval due to throttle secs (600 secs).") == 2
+
+
+def test_the_chief_of_a_one_task_cluster_trains_in_process_with_its_listeners(monkeypatch, tmp_path):
+    tf_config = {"cluster": {"chief": ["127.0.0.1:1"]}, "task": {"type": "chief", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    est = tfe.Estimator(models.linear_model_fn, str(tmp_path), config=models.config(save_checkpoints_steps=5))
+    listener = _Listener(str(tmp_path / "eval"))
+    with tf_log() as messages:
+        metrics, _ = tfe.train_and_evaluate(
+            est,
+            tfe.TrainSpec(models.train_input_fn, max_steps=5, saving_listeners=[listener]),
+            tfe.EvalSpec(models.eval_input_fn, steps=None),
+        )
+    assert metrics["global_step"] == 5 and ("after_save", 5) in listener.calls
+    assert "Skip starting Tensorflow server as there is only one node in the cluster." in messages
+
+
+def test_train_spec_validates_hooks_and_listeners():
+    with pytest.raises(TypeError, match="saving_listeners must be CheckpointSaverListener instances"):
+        tfe.TrainSpec(models.train_input_fn, saving_listeners=[object()])
+    with pytest.raises(TypeError, match="TrainSpec hooks must be SessionRunHook instances"):
+        tfe.TrainSpec(models.train_input_fn, hooks=[object()])
+    with pytest.raises(TypeError, match="EvalSpec name must be a string"):
+        tfe.EvalSpec(models.eval_input_fn, name=3)
+    assert tfe.TrainSpec(models.train_input_fn).saving_listeners == ()

@@ -1,0 +1,28 @@
+"""`tfe.experimental`: tf.estimator 2.15's `tf.estimator.experimental` namespace.
+
+Early stopping (`stop_if_*_hook`, `make_early_stopping_hook`),
+`make_stop_at_checkpoint_step_hook`, `InMemoryEvaluatorHook` and
+`build_raw_supervised_input_receiver_fn`.
+"""
+
+# ruff: noqa: F401 (the names below are the namespace)
+from .early_stopping import (
+    make_early_stopping_hook,
+    stop_if_higher_hook,
+    stop_if_lower_hook,
+    stop_if_no_decrease_hook,
+    stop_if_no_increase_hook,
+)
+from .experimental_hooks import InMemoryEvaluatorHook, make_stop_at_checkpoint_step_hook
+from .export import build_raw_supervised_input_receiver_fn
+
+__all__ = [
+    "InMemoryEvaluatorHook",
+    "build_raw_supervised_input_receiver_fn",
+    "make_early_stopping_hook",
+    "make_stop_at_checkpoint_step_hook",
+    "stop_if_higher_hook",
+    "stop_if_lower_hook",
+    "stop_if_no_decrease_hook",
+    "stop_if_no_increase_hook",
+]
