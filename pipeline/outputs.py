@@ -13,13 +13,15 @@ the new one is complete, as `OUTPUT_DIR.replaced-<run id>`:
 - local directories (two renames): OUTPUT_DIR -> .replaced-<id>; staging ->
   OUTPUT_DIR; delete .replaced-<id>.
 - other filesystems (gs://, no rename of directories): copy OUTPUT_DIR to
-  .replaced-<id> (its manifest last); delete OUTPUT_DIR (manifest first); move
-  the staging files in (manifest last); delete .replaced-<id>.
+  .replaced-<id> (its manifest last); delete OUTPUT_DIR (manifest first); write
+  a _COMMIT_IN_PROGRESS marker into OUTPUT_DIR; move the staging files in
+  (manifest last); delete the marker and .replaced-<id>.
 
 A kill at any point leaves either a finished OUTPUT_DIR or no manifest in it
 and a complete .replaced-<id>; the next run for the same OUTPUT_DIR (`recover`)
 puts that earlier output back before it starts, and readers that find no
-manifest say so. File lists come from listing directories, never from globs
+manifest say so. A first commit to gs:// killed half way leaves files and the
+marker but no manifest: readers refuse it, and --overwrite replaces it. File lists come from listing directories, never from globs
 built on user paths, so a directory named `d[1]` is only ever itself.
 """
 
@@ -94,6 +96,12 @@ def _inside(path: str, ancestor: str) -> bool:
     return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
 
 
+def is_our_output(directory: str) -> bool:
+    """Whether `directory` is an output of this pipeline: finished (its manifest) or a commit
+    interrupted half way (the commit marker)."""
+    return has_our_manifest(directory) or tf.io.gfile.exists(layout.join(directory, layout.COMMIT_MARKER))
+
+
 def has_our_manifest(directory: str) -> bool:
     """Whether `directory` holds a manifest written by this pipeline (any format version)."""
     path = layout.join(directory, layout.MANIFEST_FILE)
@@ -130,7 +138,7 @@ def check_output_dir(output_dir: str, overwrite: bool, input_dir: str | None = N
         raise OutputExistsError(f"{output_dir}: output directory exists; pass --overwrite to replace it")
     if tf.io.gfile.exists(output_dir) and not tf.io.gfile.isdir(output_dir):
         raise OutputExistsError(f"{output_dir}: a file, not an earlier output: refusing to replace it")
-    if not (has_our_manifest(output_dir) or not _list_files(output_dir)):
+    if not (is_our_output(output_dir) or not _list_files(output_dir)):
         raise OutputExistsError(
             f"{output_dir}: not an output of this pipeline (no {manifest_lib.PRODUCER} {layout.MANIFEST_FILE}):"
             " --overwrite only replaces earlier outputs; choose another --output-dir"
@@ -229,7 +237,11 @@ def commit(staging_dir: str, output_dir: str, manifest: manifest_lib.Manifest, o
             for batch in (first, [f for f in old if f not in first]):
                 if batch:
                     FileSystems.delete(batch)  # the old manifest first: a half-deleted output is not finished
+        marker = layout.join(output_dir, layout.COMMIT_MARKER)
+        with tf.io.gfile.GFile(marker, "w") as f:
+            f.write(staging_dir + "\n")
         _move_or_copy(_list_files(staging_dir), staging_dir, output_dir, move=True)
+        tf.io.gfile.remove(marker)
         _delete_tree(staging_dir)
     if replaced:
         _delete_tree(replaced)

@@ -36,6 +36,9 @@ SHARD_COMPRESSION = "GZIP"  # tf.data / tf.io name of the shards' compression
 # replaces an earlier output (the earlier output, until the commit is done).
 STAGING_INFIX = ".incomplete-"
 REPLACED_INFIX = ".replaced-"
+# Inside OUTPUT_DIR while a commit moves files in object by object (gs://): marks a
+# partial output as this pipeline's, so --overwrite may replace it.
+COMMIT_MARKER = "_COMMIT_IN_PROGRESS"
 
 
 def join(*parts: str) -> str:

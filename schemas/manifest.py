@@ -182,6 +182,8 @@ class Manifest:
         if not tf.io.gfile.exists(path):
             hint = ""
             replaced = tf.io.gfile.glob(_glob_escape(data_dir.rstrip("/")) + layout.REPLACED_INFIX + "*")
+            if tf.io.gfile.exists(layout.join(data_dir, layout.COMMIT_MARKER)):
+                hint = "; a commit was interrupted half way: run pipeline.preprocess with --overwrite"
             if replaced:
                 hint = (
                     f"; {replaced[0]} holds the output an interrupted --overwrite was replacing:"

@@ -1,4 +1,4 @@
-"""Shared fixtures: quiet TensorFlow, tiny IDX datasets, one preprocessing run."""
+"""Shared fixtures: quiet TensorFlow, tiny IDX datasets, one preprocessing run, one short training job."""
 
 import os
 
@@ -33,3 +33,26 @@ def preprocessed(tmp_path_factory):
         ["--input-dir", str(input_dir), "--output-dir", output_dir, "--num-shards", "2"]
     )
     return input_dir, output_dir, manifest
+
+
+@pytest.fixture(scope="session")
+def trained(preprocessed, tmp_path_factory):
+    """One short training job on `preprocessed`: (input dir, data dir, trainer.job.Result, HParams).
+
+    30 steps of 16, a checkpoint, an evaluation and exports every 10 steps, step
+    rates logged every 10. Tests must not modify it.
+    """
+    import shutil
+
+    from trainer import hparams as hparams_lib
+    from trainer import job
+
+    input_dir, source_dir, _ = preprocessed
+    base = tmp_path_factory.mktemp("trained")
+    data_dir = str(base / "data")
+    shutil.copytree(source_dir, data_dir)
+    hparams = hparams_lib.HParams(
+        train_steps=30, batch_size=16, save_checkpoints_steps=10, throttle_secs=0, log_step_count_steps=10
+    )
+    result = job.train(data_dir, str(base / "job"), hparams)
+    return input_dir, data_dir, result, hparams

@@ -183,13 +183,16 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
         if not config.is_chief:  # worker, ps or evaluator: the chief reports the results
             return Result(eval=metrics or {}, test=None, export=None, exports=[], job_dir=job_dir)
         test_metrics = estimator.evaluate(input_fn_for(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)
-    except tf.errors.DataLossError:
-        data.find_corrupt_shard(data_dir, manifest)  # tf.data does not say which file: name it
+    except tf.errors.OpError as error:
+        data.check_unchanged(data_dir, manifest)  # files vanished or changed under the job: say so
+        if isinstance(error, tf.errors.DataLossError):
+            data.find_corrupt_shard(data_dir, manifest)  # tf.data does not say which file: name it
         raise
     best = export_dirs.newest_export(export_base(job_dir, BEST_EXPORTER))
     if best is None:
         raise RuntimeError(f"{export_base(job_dir, BEST_EXPORTER)}: no complete export after training")
     vertex.copy_outputs(job_dir, best)
+    vertex.report_tuning_metric(metrics)
     return Result(
         eval=metrics,
         test=test_metrics,

@@ -139,10 +139,9 @@ def model_fn(features, labels, mode, params):
         return EstimatorSpec(mode, predictions=predictions, export_outputs=export_outputs)
 
     loss = v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
-    accuracy = v1.metrics.accuracy(labels=labels, predictions=classes, name="accuracy")
     if mode == ModeKeys.EVAL:
         metrics = {
-            "accuracy": accuracy,
+            "accuracy": v1.metrics.accuracy(labels=labels, predictions=classes, name="accuracy"),
             "mean_per_class_accuracy": v1.metrics.mean_per_class_accuracy(
                 labels, classes, feature_schema.NUM_CLASSES, name="mean_per_class_accuracy"
             ),

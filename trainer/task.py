@@ -37,7 +37,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_
         help="before training, hash every shard and count its records against the manifest"
         " (always: the shard list, sizes and the transform's hash)",
     )
-    parser.add_argument("--verbose", action="store_true", help="TensorFlow's own INFO logs too")
+    parser.add_argument("--verbose", action="store_true", help="TensorFlow's DEBUG logs too")
     hparams_lib.add_flags(parser)
     args = parser.parse_args(argv)
     args.job_dir = vertex.job_dir(args.job_dir)
@@ -53,9 +53,8 @@ def run(argv: Sequence[str] | None = None):
     args, hparams = parse_args(argv)
     cli.setup_logging()
     logging.getLogger("trainer").setLevel(logging.INFO)
-    logging.getLogger("estimator").setLevel(logging.INFO)
-    if args.verbose:
-        logging.getLogger("tensorflow").setLevel(logging.INFO)
+    # The Estimator logs as tf.estimator did, through TensorFlow's logger ("tensorflow").
+    logging.getLogger("tensorflow").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from trainer import job  # TensorFlow: only once the flags are good
 
     result = job.train(args.data_dir, args.job_dir, hparams, verify_data=args.verify_data)

@@ -82,19 +82,19 @@ def test_killed_training_resumes_from_its_last_checkpoint(preprocessed, tmp_path
     with open(killed_log, "w") as log:
         process = _start("trainer.task", *args, log=log)
         _wait_for(
-            lambda: tf.train.latest_checkpoint(job_dir) and "step 50:" in killed_log.read_text(),
+            lambda: tf.train.latest_checkpoint(job_dir) and re.search(r"step = 50\b", killed_log.read_text()),
             process,
             "step 50",
         )
         process.send_signal(signal.SIGKILL)
         process.wait()
-    last_step = max(int(s) for s in re.findall(r"step (\d+): loss", killed_log.read_text()))
+    last_step = max(int(s) for s in re.findall(r"loss = \S+, step = (\d+)", killed_log.read_text()))
     checkpoint_step = int(tf.train.load_variable(tf.train.latest_checkpoint(job_dir), "global_step"))
     assert last_step - 20 <= checkpoint_step <= last_step  # at most save_checkpoints_steps are redone
 
     done = commands.run_module("trainer.task", *args)
     assert done.returncode == 0, done.stderr[-3000:]
-    first_step = int(re.search(r"step (\d+): loss", done.stderr).group(1))
+    first_step = int(re.search(r"loss = \S+, step = (\d+)", done.stderr).group(1))
     assert first_step == checkpoint_step + 1  # resumed, global_step continues
     assert tf.train.load_variable(tf.train.latest_checkpoint(job_dir), "global_step") == 200
     assert "test: accuracy" in done.stdout and os.listdir(os.path.join(job_dir, "export", "best"))
