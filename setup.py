@@ -38,9 +38,11 @@ setup(
         "numpy",
         "tqdm",
         "matplotlib",
+        "cloudml-hypertune",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis", "ruff"],
+        # gcp-storage-emulator and cryptography: tests/gcs_emulator.py (Cloud Storage emulator, TLS proxy CA)
+        "test": ["pytest", "hypothesis", "ruff", "gcp-storage-emulator", "cryptography"],
         "bench": ["py-spy", "psutil"],
     },
     entry_points={
