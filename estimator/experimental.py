@@ -3,9 +3,14 @@
 Early stopping (`stop_if_*_hook`, `make_early_stopping_hook`),
 `make_stop_at_checkpoint_step_hook`, `InMemoryEvaluatorHook` and
 `build_raw_supervised_input_receiver_fn`.
+`RNNClassifier`, `RNNEstimator`, `KMeans` (2.15's tf.compat.v1.estimator.experimental.KMeans),
+`call_logit_fn`, and (2.15's v1 names) `dnn_logit_fn_builder`, `linear_logit_fn_builder`.
 """
 
 # ruff: noqa: F401 (the names below are the namespace)
+from .canned.kmeans import KMeansClustering as KMeans
+from .canned.logit_fns import call_logit_fn, dnn_logit_fn_builder, linear_logit_fn_builder
+from .canned.rnn import RNNClassifier, RNNEstimator
 from .early_stopping import (
     make_early_stopping_hook,
     stop_if_higher_hook,
@@ -18,7 +23,13 @@ from .export import build_raw_supervised_input_receiver_fn
 
 __all__ = [
     "InMemoryEvaluatorHook",
+    "KMeans",
+    "RNNClassifier",
+    "RNNEstimator",
     "build_raw_supervised_input_receiver_fn",
+    "call_logit_fn",
+    "dnn_logit_fn_builder",
+    "linear_logit_fn_builder",
     "make_early_stopping_hook",
     "make_stop_at_checkpoint_step_hook",
     "stop_if_higher_hook",

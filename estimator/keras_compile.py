@@ -51,10 +51,11 @@ def compile_args(model) -> CompileArgs | None:
     """
     if getattr(model, "optimizer", None) is None:
         return None
-    # tf_keras's own record of the user's compile() arguments (what its cloning and saving use).
+    # tf_keras's own record of the user's compile() arguments (what its cloning and saving use);
+    # its graph (v1) engine, under tf.compat.v1.disable_v2_behavior(), records no optimizer there.
     args = model._get_compile_args()
     return CompileArgs(
-        make_optimizer=OptimizerFactory(args["optimizer"]),
+        make_optimizer=OptimizerFactory(args.get("optimizer", model.optimizer)),
         loss=args.get("loss"),
         loss_weights=args.get("loss_weights"),
         metrics=args.get("metrics"),

@@ -1,8 +1,9 @@
 """`train_and_evaluate`: train, evaluating and exporting along the way.
 
 Which role a process plays comes from TF_CONFIG (RunConfig.task_type): no cluster
-(one machine), or chief / worker / ps / evaluator in a cluster. Locally, the
-chief's checkpoints trigger evaluations (at most one per `throttle_secs`) and
+(one machine), or chief / worker / ps / evaluator in a cluster. Locally, and on a
+"master" (Cloud ML Engine's name for the chief, which tf.estimator let evaluate),
+the chief's checkpoints trigger evaluations (at most one per `throttle_secs`) and
 after the last checkpoint a final evaluation and export always runs. The log
 lines are tf.estimator 2.15's, through TensorFlow's logger.
 """
@@ -192,7 +193,8 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
 
     The role comes from TF_CONFIG (see distributed.py): without a cluster the
     process trains locally; chief, worker, ps and evaluator play their part in a
-    cluster (a cluster of a single chief trains in process).
+    cluster (a cluster of a single chief trains in process). A "master" also
+    evaluates and exports each new checkpoint while it trains, as locally.
 
     Returns:
       (metrics of the final evaluation, export directories of its exporters); in
@@ -240,12 +242,15 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
     if delay > 0:
         _LOG.info("Waiting %d secs before starting training.", delay)
         time.sleep(delay)
+    listeners = list(train_spec.saving_listeners) if config.is_chief else None
+    if task_type == TaskType.MASTER:  # as tf.estimator's master (not chief): evaluate each new checkpoint
+        listeners.append(_EvaluateOnNewCheckpoint(evaluate, eval_spec.throttle_secs, estimator.model_dir))
     try:
         estimator.train(
             train_spec.input_fn,
             hooks=train_spec.hooks,
             max_steps=train_spec.max_steps,
-            saving_listeners=train_spec.saving_listeners if config.is_chief else None,
+            saving_listeners=listeners,
         )
     finally:
         if server is not None:

@@ -49,7 +49,8 @@ def _batch_size_and_checks(features, weight_key):
 def baseline_logits(features, num_outputs, weight_column=None):
     """Returns (logits [batch, num_outputs], [bias]): the bias variable repeated per example."""
     batch_size, size_checks = _batch_size_and_checks(features, checks.weight_column_key(weight_column))
-    with tf.control_dependencies(size_checks), _v1.variable_scope("baseline"):
+    # Resource variables also under tf.compat.v1.disable_v2_behavior() (see dnn.dnn_logits).
+    with tf.control_dependencies(size_checks), _v1.variable_scope("baseline", use_resource=True):
         bias = _v1.get_variable("bias", [num_outputs], initializer=_v1.zeros_initializer())
         logits = bias * tf.ones(tf.stack([tf.cast(batch_size, tf.int32), num_outputs]))
     return logits, [bias]

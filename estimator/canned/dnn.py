@@ -59,7 +59,9 @@ def dnn_logits(features, mode, units, hidden_units, feature_columns, activation_
         raise ValueError(f"units must be an int, found {type(units).__name__}")
     training = mode == ModeKeys.TRAIN
     update_ops = []
-    with _v1.variable_scope("dnn") as scope:
+    # Resource variables, as 2.15's Keras layers made, also under tf.compat.v1.disable_v2_behavior():
+    # a Keras optimizer cannot make slots for ref variables.
+    with _v1.variable_scope("dnn", use_resource=True) as scope:
         with _v1.variable_scope("input_from_feature_columns"):
             net = _v1.feature_column.input_layer(features, list(feature_columns))
         for i, width in enumerate(hidden_units):

@@ -61,7 +61,8 @@ def linear_logits(features, units, feature_columns, sparse_combiner="sum"):
     if not feature_columns:
         raise ValueError("feature_columns must not be empty")
     cols_to_vars = {}
-    with _v1.variable_scope("linear") as scope:
+    # Resource variables also under tf.compat.v1.disable_v2_behavior() (see dnn.dnn_logits).
+    with _v1.variable_scope("linear", use_resource=True) as scope:
         logits = _v1.feature_column.linear_model(
             features,
             list(feature_columns),
