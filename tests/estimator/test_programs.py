@@ -827,6 +827,7 @@ def test_model_to_estimator_named_sequential_with_numpy_input_and_train_and_eval
 
 
 def test_model_to_estimator_on_a_dataset_with_the_saver_checkpoint_format(tmp_path):
+    tf_keras.utils.set_random_seed(0)  # Keras' initial weights are what the Estimator warm-starts from
     model = tf_keras.models.Sequential(
         [
             tf_keras.layers.Dense(16, activation="relu", input_shape=(4,), name="dense"),
@@ -834,7 +835,7 @@ def test_model_to_estimator_on_a_dataset_with_the_saver_checkpoint_format(tmp_pa
             tf_keras.layers.Dense(1, activation="sigmoid", name="is_setosa"),
         ]
     )
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.compile(loss="binary_crossentropy", optimizer=tf_keras.optimizers.Adam(0.01), metrics=["accuracy"])
     key = model.input_names[0]  # "dense_input" in a fresh process; Keras numbers repeats of a name
     features, species = _iris(120, 0)
     x = ((features - features.mean()) / features.std()).values.astype(np.float32)
@@ -846,7 +847,10 @@ def test_model_to_estimator_on_a_dataset_with_the_saver_checkpoint_format(tmp_pa
         return dataset.batch(32).repeat()
 
     keras_estimator = tfe.model_to_estimator(
-        keras_model=model, model_dir=str(tmp_path), checkpoint_format="saver"
+        keras_model=model,
+        model_dir=str(tmp_path),
+        checkpoint_format="saver",
+        config=tfe.RunConfig(tf_random_seed=0),
     )
     keras_estimator.train(input_fn=input_fn, steps=100)
     eval_result = keras_estimator.evaluate(input_fn=input_fn, steps=10)
