@@ -22,13 +22,14 @@ HPARAMS_FILE = "hparams.json"
 # The networks of trainer/model.py, by name (the --model flag).
 CNN = "cnn"
 VGG = "vgg"
-MODELS = (CNN, VGG)
+FAST = "fast"
+MODELS = (CNN, VGG, FAST)
 
 MAX_STEPS = 10**9  # a bound far beyond any real schedule; beyond it, int64 step arithmetic is at risk
 MAX_BATCH_SIZE = 4096  # vgg at 4096 needs about 8 GB of activations; also bounded by the train split
 # Passes over the train split when neither --train-steps nor --num-epochs is given
 # (BENCHMARKS.md has the measured times and accuracies).
-DEFAULT_EPOCHS = {CNN: 10, VGG: 25}
+DEFAULT_EPOCHS = {CNN: 10, VGG: 25, FAST: 8}
 MIRROR_SAFE_DATASETS = ("fashion_mnist",)  # classes that survive a left-right flip (clothes, not digits)
 
 
@@ -45,19 +46,25 @@ class HParams:
         or non-positive learning rate, or both train_steps and num_epochs.
     """
 
-    model: str = _field(CNN, "the network: cnn (Deep MNIST for Experts) or vgg", choices=MODELS)
+    model: str = _field(
+        FAST,
+        "the network: fast (3x3 convolutions, batch norm), cnn (Deep MNIST for Experts) or vgg",
+        choices=MODELS,
+    )
     train_steps: int | None = _field(None, "global step to train to (default: from --num-epochs)")
-    num_epochs: float | None = _field(None, "passes over the train split (default: cnn 10, vgg 25)")
-    batch_size: int = _field(100, "examples per step")
+    num_epochs: float | None = _field(None, "passes over the train split (default: fast 8, cnn 10, vgg 25)")
+    batch_size: int = _field(128, "examples per step")
     learning_rate: float = _field(
-        1e-3,
-        "Adam's initial learning rate, decayed to 0 over the run by a cosine schedule"
+        2e-3,
+        "Adam's peak learning rate, decayed to 0 over the run by a cosine schedule"
         " (Loshchilov & Hutter 2017) unless --constant-learning-rate",
     )
     constant_learning_rate: bool = _field(False, "keep the learning rate constant")
     augment: bool | None = _field(
         None, "random left-right flips while training (default: for Fashion-MNIST, not for digits)"
     )
+    warmup_epochs: float = _field(0.3, "linear warm-up of the learning rate from 0 over this many epochs")
+    label_smoothing: float = _field(0.1, "label smoothing of the training loss (Szegedy et al. 2016)")
     eval_steps: int | None = _field(None, "batches per evaluation (default: the whole eval split)")
     save_checkpoints_steps: int = _field(
         1000, "checkpoint (and evaluate, at most every --throttle-secs) every N steps"
@@ -85,6 +92,10 @@ class HParams:
             raise ConfigError(f"--num-epochs must be a finite number > 0, got {self.num_epochs}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ConfigError(f"--learning-rate must be a finite number > 0, got {self.learning_rate}")
+        if not (math.isfinite(self.warmup_epochs) and self.warmup_epochs >= 0):
+            raise ConfigError(f"--warmup-epochs must be a finite number >= 0, got {self.warmup_epochs}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def max_steps(self, train_examples: int) -> int:
         """The global step to stop at: train_steps, or num_epochs (default DEFAULT_EPOCHS)
@@ -106,16 +117,24 @@ class HParams:
             raise ConfigError(f"--num-epochs {epochs} means {steps} steps, more than the {MAX_STEPS} allowed")
         return steps
 
-    def model_params(self, max_steps: int, dataset: str, class_names) -> dict:
-        """The params dict of trainer.model.model_fn for a run of max_steps on `dataset`."""
-        augment = self.augment if self.augment is not None else dataset in MIRROR_SAFE_DATASETS
+    def model_params(self, train_examples: int, class_names) -> dict:
+        """The params dict of trainer.model.model_fn for this schedule over `train_examples`.
+
+        Raises:
+          ConfigError: as `max_steps`.
+        """
         return {
             "model": self.model,
             "learning_rate": self.learning_rate,
-            "decay_steps": None if self.constant_learning_rate else max_steps,
-            "augment": augment,
+            "decay_steps": None if self.constant_learning_rate else self.max_steps(train_examples),
+            "warmup_steps": round(self.warmup_epochs * train_examples / self.batch_size),
+            "label_smoothing": self.label_smoothing,
             "class_names": list(class_names),
         }
+
+    def flips(self, dataset: str) -> bool:
+        """Whether training flips images left-right: --augment, else whether `dataset`'s classes allow it."""
+        return self.augment if self.augment is not None else dataset in MIRROR_SAFE_DATASETS
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"

@@ -32,6 +32,7 @@ def input_fn(
     shuffle_buffer: int = HParams.shuffle_buffer,
     num_epochs: int | None = None,
     seed: int | None = None,
+    flip: bool = False,
 ) -> tf.data.Dataset:
     """Reads transformed examples for the Estimator.
 
@@ -45,7 +46,9 @@ def input_fn(
         once, in the same order every time.
       shuffle_buffer: examples in the shuffle buffer (TRAIN).
       num_epochs: passes over the data in TRAIN mode.
-      seed: shuffle seed (TRAIN); e.g. different per distributed worker.
+      seed: shuffle (and flip) seed (TRAIN); e.g. different per distributed worker.
+      flip: mirror each training image left-right with probability 1/2, in the
+        input pipeline's parallel map (right for clothes, wrong for digits).
 
     Returns:
       A Dataset of (features, labels): features {IMAGE_KEY: float32 [batch, IMAGE_PIXELS]},
@@ -75,9 +78,19 @@ def input_fn(
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, feature_spec)
         labels = parsed.pop(features.LABEL_KEY)
+        if training and flip:
+            parsed[features.IMAGE_KEY] = _flip(parsed[features.IMAGE_KEY], seed)
         return parsed if mode == ModeKeys.PREDICT else (parsed, labels)
 
     dataset = dataset.batch(batch_size).map(
         parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _flip(images: tf.Tensor, seed: int | None) -> tf.Tensor:
+    """Mirrors each image left-right with probability 1/2: float32 [batch, IMAGE_PIXELS] in and out."""
+    pictures = tf.reshape(images, [-1, features.IMAGE_HEIGHT, features.IMAGE_WIDTH])
+    mirrored = tf.random.uniform([tf.shape(images)[0], 1, 1], seed=seed) < 0.5
+    pictures = tf.where(mirrored, tf.reverse(pictures, axis=[2]), pictures)
+    return tf.reshape(pictures, [-1, features.IMAGE_PIXELS])

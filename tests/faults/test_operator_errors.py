@@ -63,7 +63,7 @@ def test_job_dir_of_another_model(preprocessed, tmp_path):
     job_dir.mkdir()
     (job_dir / "hparams.json").write_text(json.dumps({"model": "vgg"}))
     done = commands.run_module("trainer.task", "--data-dir", preprocessed[1], "--job-dir", str(job_dir))
-    _fails_with_one_line(done, "holds checkpoints of model 'vgg', not 'cnn'")
+    _fails_with_one_line(done, "holds checkpoints of model 'vgg', not 'fast'")
 
 
 @pytest.mark.parametrize(
@@ -75,6 +75,8 @@ def test_job_dir_of_another_model(preprocessed, tmp_path):
         (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0, got nan"),
         (["--batch-size", "100000000"], "--batch-size must be an integer in [1, 4096]"),
         (["--train-steps", "5", "--num-epochs", "1"], "give --train-steps or --num-epochs, not both"),
+        (["--label-smoothing", "1"], "--label-smoothing must be in [0, 1), got 1.0"),
+        (["--warmup-epochs", "-1"], "--warmup-epochs must be a finite number >= 0, got -1.0"),
     ],
 )
 def test_bad_hyperparameters_are_refused_before_tensorflow_loads(tmp_path, flags, expected):

@@ -42,7 +42,7 @@ def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(tr
     estimator = tfe.Estimator(
         model.model_fn,
         result.job_dir,
-        params=hparams.model_params(30, "fashion_mnist", ["c"] * 10),
+        params=hparams.model_params(1000, ["c"] * 10),
     )
     test_files = Manifest.read(data_dir).shard_paths(data_dir, layout.TEST)
     expected = list(
@@ -123,5 +123,5 @@ def test_predict_command_writes_predictions_and_a_report(trained, tmp_path):
 
 def test_job_dir_of_another_model_is_refused(trained, preprocessed):
     _, _, result, _ = trained
-    with pytest.raises(ConfigError, match="holds checkpoints of model 'cnn', not 'vgg'"):
+    with pytest.raises(ConfigError, match="holds checkpoints of model 'fast', not 'vgg'"):
         job.train(preprocessed[1], result.job_dir, hparams_lib.HParams(model="vgg", train_steps=1))

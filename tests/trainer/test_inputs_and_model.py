@@ -41,6 +41,25 @@ def test_train_input_repeats_and_shuffles(preprocessed):
     assert not np.array_equal(np.concatenate(labels)[:270], evaluation)
 
 
+def test_training_flips_images_left_right_in_the_input_pipeline(preprocessed):
+    _, data_dir, manifest = preprocessed
+    transform = tft.TFTransformOutput(data_dir)
+    files = manifest.shard_paths(data_dir, layout.TRAIN)
+
+    def images(flip):  # one pass over the train split, in whatever order training reads it
+        dataset = inputs.input_fn(files, transform, 64, ModeKeys.TRAIN, num_epochs=1, seed=3, flip=flip)
+        return [image.reshape(28, 28) for batch, _ in dataset for image in batch[features.IMAGE_KEY].numpy()]
+
+    plain = images(False)
+    originals = {image.tobytes() for image in plain}
+    mirrors = {image[:, ::-1].tobytes() for image in plain} - originals
+    flipped = [image.tobytes() for image in images(True)]
+    assert len(flipped) == len(plain) == manifest.splits[layout.TRAIN].examples
+    assert all(image in originals or image in mirrors for image in flipped)
+    share = sum(image in mirrors for image in flipped) / len(flipped)
+    assert 0.3 < share < 0.7  # each image mirrored with probability 1/2
+
+
 def test_input_fn_needs_files():
     with pytest.raises(ValueError, match="at least one shard file"):
         inputs.input_fn([], None, 8, ModeKeys.TRAIN)
@@ -48,7 +67,7 @@ def test_input_fn_needs_files():
 
 @pytest.mark.parametrize("name", model.MODELS)
 def test_model_fn_in_all_modes(name):
-    params = HParams(model=name).model_params(100, "fashion_mnist", [str(i) for i in range(10)])
+    params = HParams(model=name).model_params(1000, [str(i) for i in range(10)])
     rng = np.random.default_rng(0)
     image = rng.random((4, features.IMAGE_PIXELS), dtype=np.float32)
     label = np.array([0, 1, 2, 3])
