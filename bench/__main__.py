@@ -1,7 +1,7 @@
 """Run the benchmarks and print a table.
 
-    python -m bench                 # the fast set (about 8 minutes on 2 cores)
-    python -m bench --full          # also accuracy, distributed and scale (about 30 minutes)
+    python -m bench                 # the everyday set (about 45 minutes on 2 cores, most of it time_to_accuracy)
+    python -m bench --full          # also accuracy, distributed and scale (about 30 minutes more)
     python -m bench --only serving  # one benchmark
 
 Every figure is a ratio against a baseline run in the same process.
@@ -18,7 +18,19 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from bench import accuracy, common, distributed, input_pipeline, preprocessing, scale, serving, training  # noqa: E402
+from bench import (  # noqa: E402
+    accuracy,
+    canned,
+    common,
+    distributed,
+    input_pipeline,
+    integrity,
+    preprocessing,
+    scale,
+    serving,
+    time_to_accuracy,
+    training,
+)
 
 MULTIPROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 
@@ -35,6 +47,9 @@ FAST = {
     "input_pipeline": lambda repeats: input_pipeline.run(repeats),
     "training": lambda repeats: training.run(max(repeats, 5)),
     "serving": lambda repeats: serving.run(),
+    "canned": lambda repeats: canned.run(repeats),
+    "integrity": lambda repeats: integrity.run(repeats),
+    "time_to_accuracy": lambda repeats: time_to_accuracy.run(seeds=repeats),
 }
 FULL = {
     "accuracy": lambda repeats: accuracy.run(),
@@ -61,7 +76,7 @@ def _table(results: dict) -> str:
     if "training" in results:
         r = results["training"]
         lines.append(
-            f"training: Estimator {r['estimator_examples_per_s']:.0f} ex/s vs Model.fit {r['keras_fit_examples_per_s']:.0f}"
+            f"training ({r['model']}, batch {r['batch_size']}): Estimator {r['estimator_examples_per_s']:.0f} ex/s vs Model.fit {r['keras_fit_examples_per_s']:.0f}"
             f" ex/s -> ratio {r['ratio_vs_keras_fit']:.2f} (target >= 1.0); hooks+summaries cost"
             f" {100 * r['hooks_and_summaries_cost']:.1f}% (target <= 5%)"
         )
@@ -73,6 +88,28 @@ def _table(results: dict) -> str:
             f" {wo['p50_ms']:.2f}/{wo['p99_ms']:.2f} ms without; batch 256 {w['batch256_examples_per_s']:.0f} vs"
             f" {wo['batch256_examples_per_s']:.0f} ex/s -> transform cost {100 * r['transform_cost_p50']:+.1f}% p50,"
             f" {100 * r['transform_cost_throughput']:+.1f}% throughput (target <= 10%)"
+        )
+    if "canned" in results:
+        r = results["canned"]
+        lines.append(
+            f"canned: DNNClassifier {r['canned_examples_per_s']:.0f} ex/s vs the same network as a model_fn"
+            f" {r['model_fn_examples_per_s']:.0f} ex/s -> ratio {r['ratio']:.2f} (target >= 0.9)"
+        )
+    if "integrity" in results:
+        r = results["integrity"]
+        lines.append(
+            f"integrity: shard sha256s {r['shard_hashing_s']:.2f} s = {100 * r['shard_hashing_share']:.1f}% of"
+            f" preprocessing ({r['preprocess_s']:.0f} s); trainer start check {1000 * r['start_check_s']:.0f} ms,"
+            f" --verify-data {r['verify_data_s']:.1f} s ({r['shards']} shards, {r['shard_mb']} MB)"
+        )
+    if "time_to_accuracy" in results:
+        r = results["time_to_accuracy"]
+        today, new = r["todays_default"], r["new_default"]
+        lines.append(
+            f"time to accuracy: new default {new['train_s']:.0f} s, test {new['test_accuracy']:.4f}"
+            f" (median of {len(new['runs'])} seeds) vs today's default {today['train_s']:.0f} s,"
+            f" test {today['test_accuracy']:.4f} -> time ratio {r['time_ratio']:.2f}"
+            f" (target <= 0.33 at >= {r['targets']['test_accuracy']})"
         )
     if "distributed" in results:
         r = results["distributed"]

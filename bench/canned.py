@@ -16,14 +16,13 @@ the training loop.
 from __future__ import annotations
 
 import tempfile
-import time
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
 import estimator as tfe
-from bench.training import load_images
+from bench import common
 
 BATCH_SIZE = 100
 WARMUP_STEPS = 30
@@ -33,24 +32,6 @@ N_CLASSES = 10
 IMAGE_KEY = "image"
 IMAGE_PIXELS = 784
 _v1 = tf.compat.v1
-
-
-class _StepTimer(_v1.train.SessionRunHook):
-    """Times the steps after the first `warmup`."""
-
-    def __init__(self, warmup: int):
-        self._warmup = warmup
-        self._steps = 0
-        self.started = self.stopped = None
-        self.timed_steps = 0
-
-    def after_run(self, run_context, run_values):
-        self._steps += 1
-        if self._steps == self._warmup:
-            self.started = time.perf_counter()
-        elif self._steps > self._warmup:
-            self.stopped = time.perf_counter()
-            self.timed_steps = self._steps - self._warmup
 
 
 def _columns():
@@ -74,11 +55,11 @@ def _examples_per_sec(make_estimator, x, y, steps: int) -> float:
         data = tf.data.Dataset.from_tensor_slices(({IMAGE_KEY: x}, y))
         return data.shuffle(len(x), seed=0).repeat().batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
 
-    timer = _StepTimer(WARMUP_STEPS)
+    timer = common.StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:
         config = tfe.RunConfig(model_dir=model_dir, tf_random_seed=0, save_checkpoints_steps=10**9)
         make_estimator(config).train(input_fn, hooks=[timer], steps=WARMUP_STEPS + steps)
-    return timer.timed_steps * BATCH_SIZE / (timer.stopped - timer.started)
+    return timer.examples_per_sec(BATCH_SIZE)
 
 
 def _contenders() -> dict:
@@ -108,7 +89,7 @@ def run(repeats: int = 3, steps: int = 300) -> dict:
       examples/s of each contender, "ratio" = canned / model_fn (target >= 0.9),
       "ratio_keras_optimizer" = canned_keras_optimizer / model_fn, and the raw runs.
     """
-    x, y = load_images(12_800)
+    x, y = common.load_images(12_800)
     contenders = _contenders()
     runs = {name: [] for name in contenders}
     names = list(contenders)

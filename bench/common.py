@@ -10,6 +10,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
+import tensorflow as tf
+
+from common import idx
 from pipeline import download
 
 # Real Fashion-MNIST: where Debian's package puts it (pipeline/download.py knows), or $FASHION_MNIST_DIR.
@@ -50,3 +54,36 @@ def machine() -> dict[str, str]:
     for dist in ("tensorflow", "tensorflow-transform", "apache-beam", "tfx-bsl", "numpy"):
         info[dist] = importlib.metadata.version(dist)
     return info
+
+
+def load_images(n: int, input_dir: str = FASHION_MNIST_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """The first n Fashion-MNIST training images as float32 [n, 784] in [0, 1], and int64 labels [n]."""
+    images = idx.read_idx(os.path.join(input_dir, "train-images-idx3-ubyte.gz"), idx.IMAGES_NDIM)[:n]
+    labels = idx.read_idx(os.path.join(input_dir, "train-labels-idx1-ubyte.gz"), idx.LABELS_NDIM)[:n]
+    return images.reshape(n, -1).astype(np.float32) / 255.0, labels.astype(np.int64)
+
+
+class StepTimer(tf.compat.v1.train.SessionRunHook):
+    """The wall time of every training step after the first `warmup`, in seconds.
+
+    A step's time runs from one `after_run` to the next, so it includes every
+    other hook's work for that step (summaries, logging) as well as the session run.
+    `durations[i]` is the step that takes the global step of a fresh model_dir to
+    `warmup + i + 1`.
+    """
+
+    def __init__(self, warmup: int):
+        self._warmup = warmup
+        self._count = 0
+        self._last = None
+        self.durations: list[float] = []
+
+    def after_run(self, run_context, run_values):
+        now = time.perf_counter()
+        self._count += 1
+        if self._count > self._warmup:
+            self.durations.append(now - self._last)
+        self._last = now
+
+    def examples_per_sec(self, batch_size: int) -> float:
+        return batch_size * len(self.durations) / sum(self.durations)

@@ -1,17 +1,21 @@
-"""Training throughput: the Estimator runtime against tf_keras `Model.fit`.
+"""Training throughput: the Estimator runtime against tf_keras `Model.fit`, and its hooks' cost.
 
-Same network (the Deep MNIST CNN of trainer/model.py), same batch size, same
-in-memory data (the first Fashion-MNIST training images, scaled to [0, 1]), same
-Adam. Throughput is measured after a warm-up, from a hook or callback inside the
-training loop, so graph building and checkpoint writing at start and end don't
-count. The runtime is measured twice: with its default hooks and summaries
-(loss/step logs, global_step/sec and summaries every 100 steps) and bare
-(no summaries, no logging), to price them.
+Same network (`trainer.model.NETWORKS[model]`, the very layers of the model_fn),
+same batch size, same in-memory data (the first Fashion-MNIST training images,
+scaled to [0, 1]), same Adam at a constant rate, same TensorFlow kernels (the
+oneDNN setting `trainer/__init__.py` makes applies to both). Throughput is
+measured after a warm-up from a hook or callback inside the training loop, so
+graph building and the checkpoints at start and end don't count.
+
+The cost of the default hooks and summaries (loss and step-rate logs, and the
+model's summaries, every 100 steps) is measured inside each Estimator run, so
+machine noise cannot hide it: the steps around each hundredth global step, where
+the hooks fetch and write, against the median of the plain steps of the same run.
 """
 
 from __future__ import annotations
 
-import os
+import statistics
 import tempfile
 import time
 
@@ -20,77 +24,71 @@ import tensorflow as tf
 
 import estimator as tfe
 from bench import common
-from common import idx
 from schemas import features
 from trainer import model
-from trainer.hparams import CNN, HParams
+from trainer.hparams import HParams
 
-BATCH_SIZE = 100
 WARMUP_STEPS = 30
-LEARNING_RATE = 1e-3
+SUMMARY_EVERY = 100  # RunConfig's save_summary_steps and log_step_count_steps defaults
+# Global steps (mod SUMMARY_EVERY) whose step may carry the hooks' work: the
+# summary, step-rate and loss hooks each trigger on one of them.
+_TRIGGER_WINDOW = (SUMMARY_EVERY - 1, 0, 1, 2, 3)
 
 
-def load_images(n: int, input_dir: str = common.FASHION_MNIST_DIR) -> tuple[np.ndarray, np.ndarray]:
-    """The first n training images as float32 [n, 784] in [0, 1], and their labels."""
-    images = idx.read_idx(os.path.join(input_dir, "train-images-idx3-ubyte.gz"), idx.IMAGES_NDIM)[:n]
-    labels = idx.read_idx(os.path.join(input_dir, "train-labels-idx1-ubyte.gz"), idx.LABELS_NDIM)[:n]
-    return images.reshape(n, -1).astype(np.float32) / 255.0, labels.astype(np.int64)
+def _hparams(name: str) -> HParams:
+    default = HParams()
+    return HParams(
+        model=name,
+        batch_size=default.batch_size,
+        learning_rate=default.learning_rate,
+        constant_learning_rate=True,  # as Model.fit below
+        augment=False,
+    )
 
 
-class _StepTimer(tf.compat.v1.train.SessionRunHook):
-    def __init__(self, warmup: int):
-        self._warmup = warmup
-        self._steps = 0
-        self.started = self.stopped = None  # (not start/end: SessionRunHook.end is a method)
-        self.timed_steps = 0
+def estimator_run(x, y, steps: int, name: str) -> dict:
+    """Trains `steps` steps after the warm-up; examples/s and the hooks' share of the time."""
+    hparams = _hparams(name)
 
-    def after_run(self, run_context, run_values):
-        self._steps += 1
-        if self._steps == self._warmup:
-            self.started = time.perf_counter()
-        elif self._steps > self._warmup:
-            self.stopped = time.perf_counter()
-            self.timed_steps = self._steps - self._warmup
-
-
-def estimator_examples_per_sec(x, y, steps: int, bare: bool) -> float:
     def input_fn():
         data = tf.data.Dataset.from_tensor_slices(({features.IMAGE_KEY: x}, y))
-        return data.shuffle(len(x), seed=0).repeat().batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+        return data.shuffle(len(x), seed=0).repeat().batch(hparams.batch_size).prefetch(tf.data.AUTOTUNE)
 
-    hooks_off = {"save_summary_steps": None, "log_step_count_steps": None} if bare else {}
-    config = tfe.RunConfig(tf_random_seed=0, save_checkpoints_steps=10**9, **hooks_off)
-    # As Model.fit below: constant learning rate, no augmentation.
-    hparams = HParams(model=CNN, learning_rate=LEARNING_RATE, constant_learning_rate=True, augment=False)
-    params = hparams.model_params(steps, "fashion_mnist", [str(i) for i in range(10)])
-    timer = _StepTimer(WARMUP_STEPS)
+    config = tfe.RunConfig(tf_random_seed=0, save_checkpoints_steps=10**9)
+    params = hparams.model_params(len(x), [str(i) for i in range(features.NUM_CLASSES)])
+    timer = common.StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:
         estimator = tfe.Estimator(model.model_fn, model_dir, config=config, params=params)
         estimator.train(input_fn, hooks=[timer], steps=WARMUP_STEPS + steps)
-    return timer.timed_steps * BATCH_SIZE / (timer.stopped - timer.started)
+    trigger, plain = [], []
+    for i, seconds in enumerate(timer.durations):
+        global_step = WARMUP_STEPS + i + 1
+        (trigger if global_step % SUMMARY_EVERY in _TRIGGER_WINDOW else plain).append(seconds)
+    extra = sum(trigger) - len(trigger) * statistics.median(plain)
+    return {
+        "examples_per_s": timer.examples_per_sec(hparams.batch_size),
+        "hooks_cost": extra / sum(timer.durations),
+    }
 
 
-def keras_examples_per_sec(x, y, steps: int) -> float:
+def keras_examples_per_sec(x, y, steps: int, name: str) -> float:
+    hparams = _hparams(name)
     keras = tf.keras  # tf_keras: TF_USE_LEGACY_KERAS=1 is set by trainer/__init__.py
-    layers = keras.layers
     net = keras.Sequential(
         [
-            layers.Reshape((28, 28, 1), input_shape=(features.IMAGE_PIXELS,)),
-            layers.Conv2D(32, 5, padding="same", activation="relu"),
-            layers.MaxPooling2D(2, 2),
-            layers.Conv2D(64, 5, padding="same", activation="relu"),
-            layers.MaxPooling2D(2, 2),
-            layers.Flatten(),
-            layers.Dense(1024, activation="relu"),
-            layers.Dropout(0.4),
-            layers.Dense(features.NUM_CLASSES),
+            keras.layers.Reshape(
+                (features.IMAGE_HEIGHT, features.IMAGE_WIDTH, 1), input_shape=(features.IMAGE_PIXELS,)
+            )
         ]
+        + model.NETWORKS[name]()
     )
     net.compile(
-        optimizer=keras.optimizers.Adam(LEARNING_RATE),
+        optimizer=keras.optimizers.Adam(hparams.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).repeat().batch(BATCH_SIZE)
+    data = (
+        tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).repeat().batch(hparams.batch_size)
+    )
 
     class Timer(keras.callbacks.Callback):
         start = end = None
@@ -107,32 +105,36 @@ def keras_examples_per_sec(x, y, steps: int) -> float:
         verbose=0,
         callbacks=[Timer()],
     )
-    return steps * BATCH_SIZE / (Timer.end - Timer.start)
+    return steps * hparams.batch_size / (Timer.end - Timer.start)
 
 
-def run(repeats: int = 5, steps: int = 300) -> dict:
-    """Medians over `repeats` rounds; the ratios runtime / Model.fit and bare / default.
+def run(repeats: int = 3, steps: int = 600, name: str | None = None) -> dict:
+    """Medians over `repeats` rounds, the two contenders alternating which goes first.
 
-    Each round runs the three once, in an order rotated round by round, so no
-    contender always runs first (or last) on a machine whose speed drifts.
+    Returns:
+      examples/s of each, "ratio_vs_keras_fit" (target >= 1.0), "hooks_and_summaries_cost"
+      (the median share of step time, target <= 0.05), the raw runs, the model and batch size.
     """
-    x, y = load_images(12_800)
-    contenders = {
-        "keras_fit": lambda: keras_examples_per_sec(x, y, steps),
-        "estimator": lambda: estimator_examples_per_sec(x, y, steps, bare=False),
-        "estimator_bare": lambda: estimator_examples_per_sec(x, y, steps, bare=True),
-    }
-    runs = {name: [] for name in contenders}
-    names = list(contenders)
+    name = name or HParams().model
+    x, y = common.load_images(12_800)
+    runs = {"keras_fit": [], "estimator": [], "hooks_cost": []}
     for i in range(repeats):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            runs[name].append(contenders[name]())
+        order = ("estimator", "keras_fit") if i % 2 == 0 else ("keras_fit", "estimator")
+        for contender in order:
+            if contender == "keras_fit":
+                runs["keras_fit"].append(keras_examples_per_sec(x, y, steps, name))
+            else:
+                result = estimator_run(x, y, steps, name)
+                runs["estimator"].append(result["examples_per_s"])
+                runs["hooks_cost"].append(result["hooks_cost"])
     medians = {k: float(np.median(v)) for k, v in runs.items()}
     return {
-        **{f"{k}_examples_per_s": round(v, 1) for k, v in medians.items()},
+        "estimator_examples_per_s": round(medians["estimator"], 1),
+        "keras_fit_examples_per_s": round(medians["keras_fit"], 1),
         "ratio_vs_keras_fit": medians["estimator"] / medians["keras_fit"],
-        "hooks_and_summaries_cost": 1.0 - medians["estimator"] / medians["estimator_bare"],
-        "runs": {k: [round(r, 1) for r in v] for k, v in runs.items()},
+        "hooks_and_summaries_cost": medians["hooks_cost"],
+        "runs": {k: [round(r, 4) for r in v] for k, v in runs.items()},
+        "model": name,
         "steps": steps,
-        "batch_size": BATCH_SIZE,
+        "batch_size": HParams().batch_size,
     }
