@@ -1,4 +1,5 @@
-"""Where the time goes: py-spy samples of the preprocessing job and of training.
+"""Where the time goes: py-spy samples of the preprocessing job and of training,
+and TensorFlow's own trace of the default model's training step.
 
     python -m bench.profile [--input-dir DIR_OF_IDX_FILES]
 
@@ -6,12 +7,17 @@ Runs each command under `py-spy record` (all threads and subprocesses, raw
 collapsed stacks), then prints the functions holding the most samples: "self"
 (the leaf frame, where the CPU was) and "inclusive" (anywhere on the stack),
 as shares of all samples. Needs py-spy (`pip install py-spy`) and ptrace rights.
+py-spy sees TensorFlow's kernels only as one `session.run`; the op profile
+inside it comes from the runtime's `ProfilerHook` (full-trace RunMetadata in
+Chrome trace format) on in-memory data, summed by op type.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import glob
+import json
 import os
 import shutil
 import subprocess
@@ -88,6 +94,30 @@ def top_costs(collapsed: str, n: int = 8) -> dict[str, list[tuple[str, float]]]:
     }
 
 
+def op_profile(steps: int = 100, every: int = 20, n: int = 10) -> list[tuple[str, float]]:
+    """The op types holding most of the default model's training-step time, as shares of all op time.
+
+    Traces every `every`-th of `steps` steps of bench.training's Estimator run
+    (ops on both cores overlap, so shares are of summed op durations, not of wall time).
+    """
+    import estimator as tfe
+    from bench import training
+    from trainer.hparams import HParams
+
+    x, y = common.load_images(12_800)
+    with tempfile.TemporaryDirectory() as traces:
+        hook = tfe.ProfilerHook(save_steps=every, output_dir=traces)
+        training.estimator_run(x, y, steps, HParams().model, hooks=[hook])
+        durations = collections.Counter()
+        for path in glob.glob(os.path.join(traces, "timeline-*.json")):
+            with open(path) as f:
+                for event in json.load(f)["traceEvents"]:
+                    if event.get("ph") == "X" and "op" in event.get("args", {}):
+                        durations[event["args"]["op"]] += event["dur"]
+    total = sum(durations.values())
+    return [(op, microseconds / total) for op, microseconds in durations.most_common(n)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--input-dir", default=common.FASHION_MNIST_DIR)
@@ -98,7 +128,7 @@ def main(argv=None) -> int:
             "preprocessing (Fashion-MNIST, local runner)": [
                 sys.executable, "-m", "pipeline.preprocess", "--input-dir", args.input_dir, "--output-dir", data_dir,
             ],
-            "training (cnn, 600 steps of 100)": [
+            "training (the default model, 600 steps)": [
                 sys.executable, "-m", "trainer.task", "--data-dir", data_dir, "--job-dir", os.path.join(work, "job"),
                 "--train-steps", "600", "--save-checkpoints-steps", "600",
             ],
@@ -110,6 +140,8 @@ def main(argv=None) -> int:
             print(f"## {title}")
             for kind in ("self", "inclusive"):
                 print(f"{kind}: " + "; ".join(f"{name} {100 * share:.0f}%" for name, share in costs[kind]))
+    print("## training step, TensorFlow ops (ProfilerHook)")
+    print("; ".join(f"{op} {100 * share:.0f}%" for op, share in op_profile()))
     return 0
 
 

@@ -46,8 +46,8 @@ def _hparams(name: str) -> HParams:
     )
 
 
-def estimator_run(x, y, steps: int, name: str) -> dict:
-    """Trains `steps` steps after the warm-up; examples/s and the hooks' share of the time."""
+def estimator_run(x, y, steps: int, name: str, hooks=()) -> dict:
+    """Trains `steps` steps after the warm-up (with `hooks` too); examples/s and the hooks' share of the time."""
     hparams = _hparams(name)
 
     def input_fn():
@@ -59,7 +59,7 @@ def estimator_run(x, y, steps: int, name: str) -> dict:
     timer = common.StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:
         estimator = tfe.Estimator(model.model_fn, model_dir, config=config, params=params)
-        estimator.train(input_fn, hooks=[timer], steps=WARMUP_STEPS + steps)
+        estimator.train(input_fn, hooks=[timer, *hooks], steps=WARMUP_STEPS + steps)
     trigger, plain = [], []
     for i, seconds in enumerate(timer.durations):
         global_step = WARMUP_STEPS + i + 1
