@@ -9,7 +9,7 @@ DATA_DIR ?= data/fashion-mnist
 OUT_DIR ?= out
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo data preprocess test test-fast lint format bench bench-full clean lock
+.PHONY: install demo data preprocess tensorboard-screenshot test test-fast lint format bench bench-full clean lock
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: preprocess
 	  --output $(OUT_DIR)/predictions.csv --report-dir $(OUT_DIR)/report
 	@echo "outputs in $(OUT_DIR)/: data/ (TFRecords, transform_fn/), job/ (checkpoints, export/), report/"
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(OUT_DIR)/job"
+
+# Not in CI: after `make demo`, with Debian's chromium (apt-get install -y chromium).
+tensorboard-screenshot: install
+	$(BIN)/python -m tools.tensorboard_screenshot --job-dir $(OUT_DIR)/job --output docs/tensorboard_scalars.png
 
 test: install
 	$(BIN)/python -m pytest
