@@ -34,7 +34,6 @@ TODAYS_DEFAULT_FLAGS = (
     "--learning-rate=0.001",
     "--warmup-epochs=0",
     "--label-smoothing=0",
-    "--shift=0",
 )
 TODAYS_DEFAULT_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 TARGET_ACCURACY = 0.925
