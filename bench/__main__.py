@@ -146,10 +146,10 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         results[name] = {**FAST, **FULL}[name](args.repeats)
         results["wall_minutes"][name] = round((time.perf_counter() - start) / 60, 1)
+        if args.json:  # after each benchmark, so a later failure keeps what was measured
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
     print(_table(results))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
     return 0
 
 
