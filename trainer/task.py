@@ -1,6 +1,6 @@
 """Train the CNN Estimator on the preprocessing job's output; export it for serving.
 
-    python -m trainer.task --data-dir out/data --job-dir out/job [--model cnn|vgg]
+    python -m trainer.task --data-dir out/data --job-dir out/job [--model fast|cnn|vgg]
         [--train-steps N | --num-epochs E] [--batch-size B] [--learning-rate LR] ...
 
 The job (trainer/job.py) trains with `train_and_evaluate`: it evaluates on the
