@@ -201,6 +201,10 @@ def run_evaluator(estimator, evaluate, eval_spec, max_steps) -> tuple[dict | Non
             last_path, last_time = path, time.time()
             try:
                 result = evaluate(path, is_final=False)
-            except tf.errors.NotFoundError as e:  # the chief deleted it meanwhile (keep_checkpoint_max)
-                _LOG.info("evaluator: checkpoint %s went away: %s", path, e)
+            except (tf.errors.NotFoundError, ValueError) as e:
+                # The chief's Saver may delete it meanwhile (keep_checkpoint_max), during the
+                # evaluation (NotFoundError) or before the export restores it (Saver: ValueError).
+                if tf.io.gfile.exists(path + ".index"):
+                    raise
+                _LOG.info("evaluator: checkpoint %s went away before it was evaluated and exported: %s", path, e)
         time.sleep(POLL_SECS)

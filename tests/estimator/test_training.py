@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import estimator as tfe
-from estimator import export_dirs
+from estimator import distributed, export_dirs
 from tests.estimator import models
 from tests.estimator.logs import tf_log
 
@@ -94,6 +94,48 @@ def test_an_export_a_crash_interrupted_is_not_a_best_and_is_cleaned_up(tmp_path)
     )
     assert len(exports) == 1 and export_dirs.newest_export(str(base)) == exports[0].decode()
     assert sorted(os.listdir(base)) == [os.path.basename(exports[0].decode())]  # the stale temp- dir is gone
+
+
+@pytest.mark.parametrize("deleted", ["before the export", "while the export restores it"])
+def test_a_distributed_evaluator_skips_a_checkpoint_the_chief_deleted(deleted, monkeypatch, tmp_path):
+    # The chief's Saver (keep_checkpoint_max) may delete a checkpoint the evaluator is busy with;
+    # the evaluator goes on to the next one instead of failing.
+    est = tfe.Estimator(models.linear_model_fn, str(tmp_path), config=models.config())
+    est.train(models.train_input_fn, max_steps=5)
+    eval_spec = tfe.EvalSpec(models.eval_input_fn, steps=None, start_delay_secs=0, throttle_secs=0)
+    evaluated = []
+
+    def delete(path):
+        for name in tf.io.gfile.glob(path + ".*"):
+            tf.io.gfile.remove(name)
+
+    def evaluate(path, is_final):
+        evaluated.append(path)
+        est.evaluate(models.eval_input_fn, checkpoint_path=path)
+        est.train(models.train_input_fn, max_steps=10)  # the chief's next, final checkpoint
+        if deleted == "before the export":
+            delete(path)
+        else:  # between listing the checkpoint's variables and restoring them
+            list_variables = tf.train.list_variables
+            monkeypatch.setattr(tf.train, "list_variables", lambda p: (list_variables(p), delete(p))[0])
+        return est.export_saved_model(str(tmp_path / "export"), models.raw_receiver_fn, checkpoint_path=path)
+
+    metrics, exports = distributed.run_evaluator(est, evaluate, eval_spec, max_steps=10)
+    assert [os.path.basename(p) for p in evaluated] == ["model.ckpt-5"]
+    assert (metrics, exports) == (None, [])  # the chief evaluates and exports the final checkpoint
+    assert not os.listdir(tmp_path / "export")  # no export, no leftover temp-*
+
+
+def test_a_distributed_evaluator_still_fails_on_a_checkpoint_that_exists(tmp_path):
+    est = tfe.Estimator(models.linear_model_fn, str(tmp_path), config=models.config())
+    est.train(models.train_input_fn, max_steps=5)
+
+    def evaluate(path, is_final):
+        raise ValueError("a bug in an exporter")
+
+    with pytest.raises(ValueError, match="a bug in an exporter"):
+        eval_spec = tfe.EvalSpec(models.eval_input_fn, start_delay_secs=0, throttle_secs=0)
+        distributed.run_evaluator(est, evaluate, eval_spec, 10)
 
 
 def test_needs_checkpoints():
