@@ -2,7 +2,7 @@
 
 Same network (784 -> 256 -> 128 -> 10, relu), same input (a dense numeric
 feature column of the 784 pixels through `input_layer`), same optimizer (a
-`tf.compat.v1.train.AdamOptimizer`), learning rate, batch size and in-memory data
+`tf.compat.v1.train.AdamOptimizer`), learning rate, batch size and data
 (the first Fashion-MNIST training images, scaled to [0, 1]), same RunConfig
 (default hooks and summaries). What differs is the canned layer: the head's
 label and shape checks, its loss, the hidden-layer summaries. A third contender,
@@ -15,6 +15,7 @@ the training loop.
 
 from __future__ import annotations
 
+import os
 import tempfile
 
 import numpy as np
@@ -50,10 +51,9 @@ def custom_model_fn(features, labels, mode):
     return tfe.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
-def _examples_per_sec(make_estimator, x, y, steps: int) -> float:
+def _examples_per_sec(make_estimator, data: str, steps: int) -> float:
     def input_fn():
-        data = tf.data.Dataset.from_tensor_slices(({IMAGE_KEY: x}, y))
-        return data.shuffle(len(x), seed=0).repeat().batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+        return common.image_batches(data, BATCH_SIZE, IMAGE_KEY)
 
     timer = common.StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:
@@ -89,13 +89,14 @@ def run(repeats: int = 3, steps: int = 300) -> dict:
       examples/s of each contender, "ratio" = canned / model_fn (target >= 0.9),
       "ratio_keras_optimizer" = canned_keras_optimizer / model_fn, and the raw runs.
     """
-    x, y = common.load_images(12_800)
     contenders = _contenders()
     runs = {name: [] for name in contenders}
     names = list(contenders)
-    for i in range(repeats):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            runs[name].append(_examples_per_sec(contenders[name], x, y, steps))
+    with tempfile.TemporaryDirectory() as work:
+        data = common.save_images(os.path.join(work, "images"))
+        for i in range(repeats):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                runs[name].append(_examples_per_sec(contenders[name], data, steps))
     medians = {k: float(np.median(v)) for k, v in runs.items()}
     return {
         **{f"{k}_examples_per_s": round(v, 1) for k, v in medians.items()},

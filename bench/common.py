@@ -56,11 +56,31 @@ def machine() -> dict[str, str]:
     return info
 
 
-def load_images(n: int, input_dir: str = FASHION_MNIST_DIR) -> tuple[np.ndarray, np.ndarray]:
-    """The first n Fashion-MNIST training images as float32 [n, 784] in [0, 1], and int64 labels [n]."""
+def save_images(path: str, n: int = 12_800, input_dir: str = FASHION_MNIST_DIR) -> str:
+    """Saves the first n Fashion-MNIST training images as a tf.data snapshot at `path`; returns `path`.
+
+    Elements: (float32 [784] in [0, 1], int64 label). The training benchmarks read
+    it back with `image_batches`, the same way in graph mode (Estimator) and eagerly
+    (Keras). Arrays given to `Dataset.from_tensor_slices` in graph mode would become
+    graph constants, written into graph.pbtxt and every checkpoint's .meta.
+    """
     images = idx.read_idx(os.path.join(input_dir, "train-images-idx3-ubyte.gz"), idx.IMAGES_NDIM)[:n]
     labels = idx.read_idx(os.path.join(input_dir, "train-labels-idx1-ubyte.gz"), idx.LABELS_NDIM)[:n]
-    return images.reshape(n, -1).astype(np.float32) / 255.0, labels.astype(np.int64)
+    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int64))).save(path)
+    return path
+
+
+def image_batches(path: str, batch_size: int, key: str | None = None) -> tf.data.Dataset:
+    """Endless shuffled batches of a `save_images` snapshot, held in memory after the first pass.
+
+    Elements: (images [batch_size, 784], labels [batch_size]), or ({key: images}, labels) with `key`.
+    """
+    data = tf.data.Dataset.load(path).cache()
+    data = data.shuffle(data.cardinality(), seed=0).repeat().batch(batch_size, drop_remainder=True)
+    if key:
+        data = data.map(lambda x, y: ({key: x}, y))
+    return data.prefetch(tf.data.AUTOTUNE)
 
 
 class StepTimer(tf.compat.v1.train.SessionRunHook):

@@ -104,10 +104,10 @@ def op_profile(steps: int = 100, every: int = 20, n: int = 10) -> list[tuple[str
     from bench import training
     from trainer.hparams import HParams
 
-    x, y = common.load_images(12_800)
     with tempfile.TemporaryDirectory() as traces:
+        data = common.save_images(os.path.join(traces, "images"))
         hook = tfe.ProfilerHook(save_steps=every, output_dir=traces)
-        training.estimator_run(x, y, steps, HParams().model, hooks=[hook])
+        training.estimator_run(data, steps, HParams().model, hooks=[hook])
         durations = collections.Counter()
         for path in glob.glob(os.path.join(traces, "timeline-*.json")):
             with open(path) as f:

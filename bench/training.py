@@ -1,8 +1,8 @@
 """Training throughput: the Estimator runtime against tf_keras `Model.fit`, and its hooks' cost.
 
 Same network (`trainer.model.NETWORKS[model]`, the very layers of the model_fn),
-same batch size, same in-memory data (the first Fashion-MNIST training images,
-scaled to [0, 1]), same Adam at a constant rate, same TensorFlow kernels (the
+same batch size, same data (the first Fashion-MNIST training images, scaled to
+[0, 1], read from one tf.data snapshot and cached in memory), same Adam at a constant rate, same TensorFlow kernels (the
 oneDNN setting `trainer/__init__.py` makes applies to both). Throughput is
 measured after a warm-up from a hook or callback inside the training loop, so
 graph building and the checkpoints at start and end don't count.
@@ -15,6 +15,7 @@ the hooks fetch and write, against the median of the plain steps of the same run
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -29,6 +30,7 @@ from trainer import model
 from trainer.hparams import HParams
 
 WARMUP_STEPS = 30
+TRAIN_IMAGES = 12_800
 SUMMARY_EVERY = 100  # RunConfig's save_summary_steps and log_step_count_steps defaults
 # Global steps (mod SUMMARY_EVERY) whose step may carry the hooks' work: the
 # summary, step-rate and loss hooks each trigger on one of them.
@@ -46,16 +48,15 @@ def _hparams(name: str) -> HParams:
     )
 
 
-def estimator_run(x, y, steps: int, name: str, hooks=()) -> dict:
+def estimator_run(data: str, steps: int, name: str, hooks=()) -> dict:
     """Trains `steps` steps after the warm-up (with `hooks` too); examples/s and the hooks' share of the time."""
     hparams = _hparams(name)
 
     def input_fn():
-        data = tf.data.Dataset.from_tensor_slices(({features.IMAGE_KEY: x}, y))
-        return data.shuffle(len(x), seed=0).repeat().batch(hparams.batch_size).prefetch(tf.data.AUTOTUNE)
+        return common.image_batches(data, hparams.batch_size, features.IMAGE_KEY)
 
     config = tfe.RunConfig(tf_random_seed=0, save_checkpoints_steps=10**9)
-    params = hparams.model_params(len(x), [str(i) for i in range(features.NUM_CLASSES)])
+    params = hparams.model_params(TRAIN_IMAGES, [str(i) for i in range(features.NUM_CLASSES)])
     timer = common.StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:
         estimator = tfe.Estimator(model.model_fn, model_dir, config=config, params=params)
@@ -71,7 +72,7 @@ def estimator_run(x, y, steps: int, name: str, hooks=()) -> dict:
     }
 
 
-def keras_examples_per_sec(x, y, steps: int, name: str) -> float:
+def keras_examples_per_sec(data: str, steps: int, name: str) -> float:
     hparams = _hparams(name)
     keras = tf.keras  # tf_keras: TF_USE_LEGACY_KERAS=1 is set by trainer/__init__.py
     net = keras.Sequential(
@@ -86,9 +87,6 @@ def keras_examples_per_sec(x, y, steps: int, name: str) -> float:
         optimizer=keras.optimizers.Adam(hparams.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    data = (
-        tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).repeat().batch(hparams.batch_size)
-    )
 
     class Timer(keras.callbacks.Callback):
         start = end = None
@@ -99,7 +97,7 @@ def keras_examples_per_sec(x, y, steps: int, name: str) -> float:
             Timer.end = time.perf_counter()
 
     net.fit(
-        data.prefetch(tf.data.AUTOTUNE),
+        common.image_batches(data, hparams.batch_size),
         steps_per_epoch=WARMUP_STEPS + steps,
         epochs=1,
         verbose=0,
@@ -116,17 +114,18 @@ def run(repeats: int = 3, steps: int = 600, name: str | None = None) -> dict:
       (the median share of step time, target <= 0.05), the raw runs, the model and batch size.
     """
     name = name or HParams().model
-    x, y = common.load_images(12_800)
     runs = {"keras_fit": [], "estimator": [], "hooks_cost": []}
-    for i in range(repeats):
-        order = ("estimator", "keras_fit") if i % 2 == 0 else ("keras_fit", "estimator")
-        for contender in order:
-            if contender == "keras_fit":
-                runs["keras_fit"].append(keras_examples_per_sec(x, y, steps, name))
-            else:
-                result = estimator_run(x, y, steps, name)
-                runs["estimator"].append(result["examples_per_s"])
-                runs["hooks_cost"].append(result["hooks_cost"])
+    with tempfile.TemporaryDirectory() as work:
+        data = common.save_images(os.path.join(work, "images"), TRAIN_IMAGES)
+        for i in range(repeats):
+            order = ("estimator", "keras_fit") if i % 2 == 0 else ("keras_fit", "estimator")
+            for contender in order:
+                if contender == "keras_fit":
+                    runs["keras_fit"].append(keras_examples_per_sec(data, steps, name))
+                else:
+                    result = estimator_run(data, steps, name)
+                    runs["estimator"].append(result["examples_per_s"])
+                    runs["hooks_cost"].append(result["hooks_cost"])
     medians = {k: float(np.median(v)) for k, v in runs.items()}
     return {
         "estimator_examples_per_s": round(medians["estimator"], 1),
