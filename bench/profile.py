@@ -100,13 +100,16 @@ def op_profile(steps: int = 100, every: int = 20, n: int = 10) -> list[tuple[str
     Traces every `every`-th of `steps` steps of bench.training's Estimator run
     (ops on both cores overlap, so shares are of summed op durations, not of wall time).
     """
+    import tensorflow as tf
+
     import estimator as tfe
     from bench import training
     from trainer.hparams import HParams
 
     with tempfile.TemporaryDirectory() as traces:
         data = common.save_images(os.path.join(traces, "images"))
-        hook = tfe.ProfilerHook(save_steps=every, output_dir=traces)
+        with tf.Graph().as_default():  # its v1 FileWriter refuses to be made eagerly
+            hook = tfe.ProfilerHook(save_steps=every, output_dir=traces)
         training.estimator_run(data, steps, HParams().model, hooks=[hook])
         durations = collections.Counter()
         for path in glob.glob(os.path.join(traces, "timeline-*.json")):
