@@ -16,6 +16,7 @@ import tensorflow as tf
 from common import idx
 from pipeline import download
 
+TRAIN_IMAGES = 12_800  # images the training-throughput benchmarks cycle through
 # Real Fashion-MNIST: where Debian's package puts it (pipeline/download.py knows), or $FASHION_MNIST_DIR.
 FASHION_MNIST_DIR = os.environ.get("FASHION_MNIST_DIR") or download.DATASETS["fashion_mnist"].system_dirs[0]
 
@@ -56,8 +57,8 @@ def machine() -> dict[str, str]:
     return info
 
 
-def save_images(path: str, n: int = 12_800, input_dir: str = FASHION_MNIST_DIR) -> str:
-    """Saves the first n Fashion-MNIST training images as a tf.data snapshot at `path`; returns `path`.
+def save_images(path: str, n: int = TRAIN_IMAGES, input_dir: str = FASHION_MNIST_DIR) -> str:
+    """Saves the first n Fashion-MNIST training images as a tf.data dataset (`Dataset.save`); returns `path`.
 
     Elements: (float32 [784] in [0, 1], int64 label). The training benchmarks read
     it back with `image_batches`, the same way in graph mode (Estimator) and eagerly
@@ -72,7 +73,7 @@ def save_images(path: str, n: int = 12_800, input_dir: str = FASHION_MNIST_DIR) 
 
 
 def image_batches(path: str, batch_size: int, key: str | None = None) -> tf.data.Dataset:
-    """Endless shuffled batches of a `save_images` snapshot, held in memory after the first pass.
+    """Endless shuffled batches of a `save_images` dataset, held in memory after the first pass.
 
     Elements: (images [batch_size, 784], labels [batch_size]), or ({key: images}, labels) with `key`.
     """

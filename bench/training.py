@@ -2,8 +2,9 @@
 
 Same network (`trainer.model.NETWORKS[model]`, the very layers of the model_fn),
 same batch size, same data (the first Fashion-MNIST training images, scaled to
-[0, 1], read from one tf.data snapshot and cached in memory), same Adam at a constant rate, same TensorFlow kernels (the
-oneDNN setting `trainer/__init__.py` makes applies to both). Throughput is
+[0, 1], read from one saved tf.data dataset and cached in memory), same Adam at a
+constant rate, same TensorFlow kernels (the oneDNN setting `trainer/__init__.py`
+makes applies to both). Throughput is
 measured after a warm-up from a hook or callback inside the training loop, so
 graph building and the checkpoints at start and end don't count.
 
@@ -30,7 +31,6 @@ from trainer import model
 from trainer.hparams import HParams
 
 WARMUP_STEPS = 30
-TRAIN_IMAGES = 12_800
 SUMMARY_EVERY = 100  # RunConfig's save_summary_steps and log_step_count_steps defaults
 # Global steps (mod SUMMARY_EVERY) whose step may carry the hooks' work: the
 # summary, step-rate and loss hooks each trigger on one of them.
@@ -56,7 +56,7 @@ def estimator_run(data: str, steps: int, name: str, hooks=()) -> dict:
         return common.image_batches(data, hparams.batch_size, features.IMAGE_KEY)
 
     config = tfe.RunConfig(tf_random_seed=0, save_checkpoints_steps=10**9)
-    params = hparams.model_params(TRAIN_IMAGES, [str(i) for i in range(features.NUM_CLASSES)])
+    params = hparams.model_params(common.TRAIN_IMAGES, [str(i) for i in range(features.NUM_CLASSES)])
     timer = common.StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:
         estimator = tfe.Estimator(model.model_fn, model_dir, config=config, params=params)
@@ -116,7 +116,7 @@ def run(repeats: int = 3, steps: int = 600, name: str | None = None) -> dict:
     name = name or HParams().model
     runs = {"keras_fit": [], "estimator": [], "hooks_cost": []}
     with tempfile.TemporaryDirectory() as work:
-        data = common.save_images(os.path.join(work, "images"), TRAIN_IMAGES)
+        data = common.save_images(os.path.join(work, "images"))
         for i in range(repeats):
             order = ("estimator", "keras_fit") if i % 2 == 0 else ("keras_fit", "estimator")
             for contender in order:

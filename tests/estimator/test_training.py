@@ -133,8 +133,8 @@ def test_a_distributed_evaluator_still_fails_on_a_checkpoint_that_exists(tmp_pat
     def evaluate(path, is_final):
         raise ValueError("a bug in an exporter")
 
+    eval_spec = tfe.EvalSpec(models.eval_input_fn, start_delay_secs=0, throttle_secs=0)
     with pytest.raises(ValueError, match="a bug in an exporter"):
-        eval_spec = tfe.EvalSpec(models.eval_input_fn, start_delay_secs=0, throttle_secs=0)
         distributed.run_evaluator(est, evaluate, eval_spec, 10)
 
 
