@@ -57,7 +57,7 @@ def export_both(work: str, input_dir: str) -> tuple[str, str, str]:
     estimator = tfe.Estimator(
         model.model_fn,
         result.job_dir,
-        params=hparams.model_params(1000, features.CLASS_NAMES["fashion_mnist"]),
+        params=hparams.model_params(1000, features.CLASS_NAMES["fashion_mnist"], "fashion_mnist"),
     )
     without = estimator.export_saved_model(
         os.path.join(work, "without_transform"), tfe.export.build_parsing_serving_input_receiver_fn(spec)

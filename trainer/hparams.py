@@ -63,6 +63,11 @@ class HParams:
     augment: bool | None = _field(
         None, "random left-right flips while training (default: for Fashion-MNIST, not for digits)"
     )
+    test_time_flips: bool | None = _field(
+        None,
+        "average the logits of each image and its mirror image in evaluation and in the exported model"
+        " (test-time augmentation; default: when training flips)",
+    )
     warmup_epochs: float = _field(0.3, "linear warm-up of the learning rate from 0 over this many epochs")
     label_smoothing: float = _field(0.1, "label smoothing of the training loss (Szegedy et al. 2016)")
     eval_steps: int | None = _field(None, "batches per evaluation (default: the whole eval split)")
@@ -117,8 +122,9 @@ class HParams:
             raise ConfigError(f"--num-epochs {epochs} means {steps} steps, more than the {MAX_STEPS} allowed")
         return steps
 
-    def model_params(self, train_examples: int, class_names) -> dict:
-        """The params dict of trainer.model.model_fn for this schedule over `train_examples`.
+    def model_params(self, train_examples: int, class_names, dataset: str) -> dict:
+        """The params dict of trainer.model.model_fn for this schedule over
+        `train_examples` of `dataset` (the manifest's name, e.g. "fashion_mnist").
 
         Raises:
           ConfigError: as `max_steps`.
@@ -129,6 +135,7 @@ class HParams:
             "decay_steps": None if self.constant_learning_rate else self.max_steps(train_examples),
             "warmup_steps": round(self.warmup_epochs * train_examples / self.batch_size),
             "label_smoothing": self.label_smoothing,
+            "test_time_flips": self.test_time_flips if self.test_time_flips is not None else self.flips(dataset),
             "class_names": list(class_names),
         }
 

@@ -119,6 +119,8 @@ def model_fn(features, labels, mode, params):
         (cosine decay of the rate to 0 over this many steps; None: constant),
         "warmup_steps": int (linear warm-up from 0 over this many steps; 0: none),
         "label_smoothing": float in [0, 1) (training loss only),
+        "test_time_flips": bool (EVAL and PREDICT: logits are the mean of the
+        network's logits for the image and for its left-right mirror image),
         "class_names": [NUM_CLASSES str]}.
 
     Returns:
@@ -136,7 +138,12 @@ def model_fn(features, labels, mode, params):
     images = tf.reshape(
         features[feature_schema.IMAGE_KEY], [-1, feature_schema.IMAGE_HEIGHT, feature_schema.IMAGE_WIDTH, 1]
     )
-    logits, updates = _apply(NETWORKS[params["model"]](), images, training)
+    network = NETWORKS[params["model"]]()
+    logits, updates = _apply(network, images, training)
+    if params.get("test_time_flips") and not training:
+        # Test-time augmentation: the mean of the logits of the image and of its mirror image.
+        mirrored_logits, _ = _apply(network, tf.reverse(images, axis=[2]), training=False)
+        logits = (logits + mirrored_logits) / 2
     probabilities = tf.nn.softmax(logits, name="probabilities")
     classes = tf.argmax(logits, axis=1, name="classes")
     predictions = {"classes": classes, "probabilities": probabilities, "logits": logits}

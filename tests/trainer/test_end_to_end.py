@@ -39,12 +39,13 @@ def test_training_evaluates_and_exports(trained):
 def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(trained):
     input_dir, data_dir, result, hparams = trained
     transform = tft.TFTransformOutput(data_dir)
+    manifest = Manifest.read(data_dir)
     estimator = tfe.Estimator(
         model.model_fn,
         result.job_dir,
-        params=hparams.model_params(1000, ["c"] * 10),
+        params=hparams.model_params(1000, ["c"] * 10, manifest.dataset),
     )
-    test_files = Manifest.read(data_dir).shard_paths(data_dir, layout.TEST)
+    test_files = manifest.shard_paths(data_dir, layout.TEST)
     expected = list(
         estimator.predict(lambda: inputs.input_fn(test_files, transform, 16, tfe.ModeKeys.PREDICT))
     )

@@ -67,7 +67,7 @@ def test_input_fn_needs_files():
 
 @pytest.mark.parametrize("name", model.MODELS)
 def test_model_fn_in_all_modes(name):
-    params = HParams(model=name).model_params(1000, [str(i) for i in range(10)])
+    params = HParams(model=name).model_params(1000, [str(i) for i in range(10)], "fashion_mnist")
     rng = np.random.default_rng(0)
     image = rng.random((4, features.IMAGE_PIXELS), dtype=np.float32)
     label = np.array([0, 1, 2, 3])
@@ -101,3 +101,31 @@ def test_model_fn_in_all_modes(name):
 def test_unknown_model():
     with tf.Graph().as_default(), pytest.raises(ValueError, match="unknown model 'resnet'"):
         model.model_fn({features.IMAGE_KEY: tf.zeros([1, 784])}, None, ModeKeys.PREDICT, {"model": "resnet"})
+
+
+@pytest.mark.parametrize("test_time_flips", [True, False])
+def test_test_time_flips_make_predictions_the_same_for_an_image_and_its_mirror(test_time_flips):
+    params = HParams(test_time_flips=test_time_flips).model_params(1000, [str(i) for i in range(10)], "mnist")
+    images = np.random.default_rng(0).random((3, features.IMAGE_HEIGHT, features.IMAGE_WIDTH), dtype=np.float32)
+    batch = np.concatenate([images, images[:, :, ::-1]]).reshape(6, features.IMAGE_PIXELS)
+    with tf.Graph().as_default():
+        v1.train.get_or_create_global_step()
+        spec = model.model_fn({features.IMAGE_KEY: tf.constant(batch)}, None, ModeKeys.PREDICT, params)
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            logits = session.run(spec.predictions["logits"])
+    assert np.allclose(logits[:3], logits[3:], rtol=1e-5, atol=1e-6) == test_time_flips
+
+
+@pytest.mark.parametrize(
+    "dataset, flags, expected",
+    [
+        ("fashion_mnist", {}, True),  # clothes may be mirrored: trained and evaluated with flips
+        ("mnist", {}, False),  # digits may not
+        ("fashion_mnist", {"test_time_flips": False}, False),
+        ("mnist", {"augment": True}, True),  # follows --augment
+        ("mnist", {"test_time_flips": True}, True),
+    ],
+)
+def test_test_time_flips_default_to_training_flips(dataset, flags, expected):
+    assert HParams(**flags).model_params(1000, ["c"] * 10, dataset)["test_time_flips"] is expected
