@@ -56,7 +56,9 @@ def estimator_run(data: str, steps: int, name: str, hooks=()) -> dict:
         return common.image_batches(data, hparams.batch_size, features.IMAGE_KEY)
 
     config = tfe.RunConfig(tf_random_seed=0, save_checkpoints_steps=10**9)
-    params = hparams.model_params(common.TRAIN_IMAGES, [str(i) for i in range(features.NUM_CLASSES)], "fashion_mnist")
+    params = hparams.model_params(
+        common.TRAIN_IMAGES, [str(i) for i in range(features.NUM_CLASSES)], "fashion_mnist"
+    )
     timer = common.StepTimer(WARMUP_STEPS)
     with tempfile.TemporaryDirectory() as model_dir:
         estimator = tfe.Estimator(model.model_fn, model_dir, config=config, params=params)

@@ -135,7 +135,7 @@ class HParams:
             "decay_steps": None if self.constant_learning_rate else self.max_steps(train_examples),
             "warmup_steps": round(self.warmup_epochs * train_examples / self.batch_size),
             "label_smoothing": self.label_smoothing,
-            "test_time_flips": self.test_time_flips if self.test_time_flips is not None else self.flips(dataset),
+            "test_time_flips": self.flips(dataset) if self.test_time_flips is None else self.test_time_flips,
             "class_names": list(class_names),
         }
 

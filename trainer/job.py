@@ -163,7 +163,9 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
         data.check_unchanged(data_dir, manifest)  # never export with a transform the model was not trained on
         return make_receiver()
 
-    params = hparams.model_params(manifest.splits[layout.TRAIN].examples, manifest.class_names, manifest.dataset)
+    params = hparams.model_params(
+        manifest.splits[layout.TRAIN].examples, manifest.class_names, manifest.dataset
+    )
     estimator = tfe.Estimator(model.model_fn, config=config, params=params)
     exporters = [
         tfe.LatestExporter(LATEST_EXPORTER, receiver_fn, exports_to_keep=hparams.keep_checkpoint_max),

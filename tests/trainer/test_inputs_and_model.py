@@ -106,7 +106,9 @@ def test_unknown_model():
 @pytest.mark.parametrize("test_time_flips", [True, False])
 def test_test_time_flips_make_predictions_the_same_for_an_image_and_its_mirror(test_time_flips):
     params = HParams(test_time_flips=test_time_flips).model_params(1000, [str(i) for i in range(10)], "mnist")
-    images = np.random.default_rng(0).random((3, features.IMAGE_HEIGHT, features.IMAGE_WIDTH), dtype=np.float32)
+    images = np.random.default_rng(0).random(
+        (3, features.IMAGE_HEIGHT, features.IMAGE_WIDTH), dtype=np.float32
+    )
     batch = np.concatenate([images, images[:, :, ::-1]]).reshape(6, features.IMAGE_PIXELS)
     with tf.Graph().as_default():
         v1.train.get_or_create_global_step()
