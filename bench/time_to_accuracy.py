@@ -6,8 +6,8 @@ the same machine; each is timed from process start to exit, so start-up,
 evaluations, exports and the final test evaluation count. "Today's default" is
 what the command did before this benchmark existed: the Deep MNIST `cnn` for 10
 epochs of batch 100, Adam at 1e-3 with cosine decay, flips in training only, and
-TensorFlow's own choice of CPU kernels (oneDNN off on AMD CPUs). The new default is the command
-with no hyperparameter flags. Test accuracy is the test split's, on which no
+TensorFlow's own choice of CPU kernels (oneDNN off on AMD CPUs). The new default
+is the command with no hyperparameter flags. Test accuracy is the test split's, on which no
 schedule was chosen (schedules were chosen on the eval split); the new default
 runs with several seeds and the medians are reported, as its margin is thin.
 """
