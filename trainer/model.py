@@ -59,6 +59,17 @@ def _conv_bn_relu(filters: int, name: str) -> list:
     ]
 
 
+def _conv_pool_bn_relu(filters: int, name: str) -> list:
+    # "pooled_bn", not "bn": a checkpoint of the conv -> BN -> pool layout fails to
+    # restore (naming the missing variable) instead of restoring into this one.
+    return [
+        layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv"),
+        layers.MaxPooling2D(2, 2, name=f"{name}_pool"),
+        layers.BatchNormalization(name=f"{name}_pooled_bn"),
+        layers.ReLU(name=f"{name}_relu"),
+    ]
+
+
 def vgg_layers() -> list:
     """A small VGG-style network (the seeds' Fashion-MNIST Keras model).
 
@@ -85,16 +96,17 @@ def fast_layers() -> list:
     """The default: a network for throughput on CPU (about 33 MFLOP an example per
     training step, forward and backward, 0.4x the Deep MNIST CNN's).
 
-    conv 3x3x32 + BN -> max-pool 2 -> conv 3x3x64 + BN -> max-pool 2 -> dense 512 ->
-    dropout 0.25 -> dense 10. Batch norm lets it train at twice the Deep MNIST
-    CNN's learning rate; 3x3 kernels cost 9/25 of 5x5 ones.
+    conv 3x3x32 -> max-pool 2 -> BN -> ReLU -> conv 3x3x64 -> max-pool 2 -> BN -> ReLU
+    -> dense 512 -> dropout 0.25 -> dense 10. Batch norm lets it train at twice the
+    Deep MNIST CNN's learning rate; 3x3 kernels cost 9/25 of 5x5 ones. Batch norm and
+    ReLU come after the pooling, on a quarter of the activations (max-pooling commutes
+    with ReLU): 1.17x the examples/s of conv -> BN -> ReLU -> pool, and more accurate
+    on Fashion-MNIST's eval split (BENCHMARKS.md).
     """
     return (
-        _conv_bn_relu(32, "block1")
-        + [layers.MaxPooling2D(2, 2, name="pool1")]
-        + _conv_bn_relu(64, "block2")
+        _conv_pool_bn_relu(32, "block1")
+        + _conv_pool_bn_relu(64, "block2")
         + [
-            layers.MaxPooling2D(2, 2, name="pool2"),
             layers.Flatten(name="flatten"),
             layers.Dense(512, activation="relu", name="dense"),
             layers.Dropout(0.25, name="dropout"),
