@@ -29,7 +29,7 @@ MAX_STEPS = 10**9  # a bound far beyond any real schedule; beyond it, int64 step
 MAX_BATCH_SIZE = 4096  # vgg at 4096 needs about 8 GB of activations; also bounded by the train split
 # Passes over the train split when neither --train-steps nor --num-epochs is given
 # (BENCHMARKS.md has the measured times and accuracies).
-DEFAULT_EPOCHS = {CNN: 10, VGG: 25, FAST: 8}
+DEFAULT_EPOCHS = {CNN: 10, VGG: 25, FAST: 7}
 MIRROR_SAFE_DATASETS = ("fashion_mnist",)  # classes that survive a left-right flip (clothes, not digits)
 
 
@@ -52,7 +52,7 @@ class HParams:
         choices=MODELS,
     )
     train_steps: int | None = _field(None, "global step to train to (default: from --num-epochs)")
-    num_epochs: float | None = _field(None, "passes over the train split (default: fast 8, cnn 10, vgg 25)")
+    num_epochs: float | None = _field(None, "passes over the train split (default: fast 7, cnn 10, vgg 25)")
     batch_size: int = _field(128, "examples per step")
     learning_rate: float = _field(
         2e-3,
