@@ -108,7 +108,7 @@ def _table(results: dict) -> str:
         lines.append(
             f"time to accuracy: new default {new['train_s']:.0f} s, test {new['test_accuracy']:.4f}"
             f" (median of {len(new['runs'])} seeds) vs today's default {today['train_s']:.0f} s,"
-            f" test {today['test_accuracy']:.4f} -> time ratio {r['time_ratio']:.2f}"
+            f" test {today['test_accuracy']:.4f} (median of {len(today['runs'])}) -> time ratio {r['time_ratio']:.2f}"
             f" (target <= 0.33 at >= {r['targets']['test_accuracy']})"
         )
     if "distributed" in results:
