@@ -206,5 +206,7 @@ def run_evaluator(estimator, evaluate, eval_spec, max_steps) -> tuple[dict | Non
                 # evaluation (NotFoundError) or before the export restores it (Saver: ValueError).
                 if tf.io.gfile.exists(path + ".index"):
                     raise
-                _LOG.info("evaluator: checkpoint %s went away before it was evaluated and exported: %s", path, e)
+                _LOG.info(
+                    "evaluator: checkpoint %s went away before it was evaluated and exported: %s", path, e
+                )
         time.sleep(POLL_SECS)
