@@ -1,6 +1,6 @@
 """Run the benchmarks and print a table.
 
-    python -m bench                 # the everyday set (about 45 minutes on 2 cores, most of it time_to_accuracy)
+    python -m bench                 # the everyday set (about an hour on 2 cores, 45 minutes of it time_to_accuracy)
     python -m bench --full          # also accuracy, distributed and scale (about 30 minutes more)
     python -m bench --only serving  # one benchmark
 
