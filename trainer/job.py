@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 import posixpath
+import re
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -33,6 +34,8 @@ _LOG = logging.getLogger("trainer")
 LATEST_EXPORTER = "latest"
 BEST_EXPORTER = "best"
 EXPORT_DIR = "export"  # tf.estimator's: MODEL_DIR/export/<exporter name>/
+# What tf.compat.v1's Saver says when a checkpoint lacks one of the graph's variables.
+_MISSING_KEY = re.compile(r"Key (\S+) not found in checkpoint")
 
 
 @dataclasses.dataclass
@@ -93,6 +96,21 @@ def check_job_dir(job_dir: str, hparams: hparams_lib.HParams) -> None:
         raise ConfigError(
             f"{job_dir} holds checkpoints of model {previous_model!r}, not {hparams.model!r}: use another --job-dir"
         )
+
+
+def _check_restored(error: tf.errors.OpError, job_dir: str, model_name: str) -> None:
+    """Raises ConfigError if `error` is a checkpoint of another network layout failing to restore.
+
+    A job dir written by an earlier version of the same --model (the `fast`
+    network's batch norm got new names when it moved after pooling) passes
+    `check_job_dir` and then fails in the Saver's restore.
+    """
+    missing = _MISSING_KEY.search(error.message) if isinstance(error, tf.errors.NotFoundError) else None
+    if missing:
+        raise ConfigError(
+            f"{job_dir}: its checkpoint lacks variable {missing.group(1)!r} of --model {model_name}"
+            " as this version builds it (written by an earlier version of the network?): use another --job-dir"
+        ) from None
 
 
 def _run_config(job_dir: str, hparams: hparams_lib.HParams) -> tfe.RunConfig:
@@ -190,6 +208,7 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
         data.check_unchanged(data_dir, manifest)  # files vanished or changed under the job: say so
         if isinstance(error, tf.errors.DataLossError):
             data.find_corrupt_shard(data_dir, manifest)  # tf.data does not say which file: name it
+        _check_restored(error, job_dir, hparams.model)
         raise
     best = export_dirs.newest_export(export_base(job_dir, BEST_EXPORTER))
     if best is None:

@@ -66,6 +66,18 @@ def test_job_dir_of_another_model(preprocessed, tmp_path):
     _fails_with_one_line(done, "holds checkpoints of model 'vgg', not 'fast'")
 
 
+def test_job_dir_of_another_network_layout(trained, tmp_path):
+    _, data_dir, result, _ = trained
+    job_dir = tmp_path / "job"
+    shutil.copytree(result.job_dir, job_dir)
+    # The same --model name over checkpoints of other variables, as after a change of the network.
+    hparams = json.loads((job_dir / "hparams.json").read_text())
+    (job_dir / "hparams.json").write_text(json.dumps({**hparams, "model": "cnn"}))
+    flags = ["--model", "cnn", "--train-steps", "40", "--batch-size", "16"]
+    done = commands.run_module("trainer.task", "--data-dir", data_dir, "--job-dir", str(job_dir), *flags)
+    _fails_with_one_line(done, str(job_dir), "its checkpoint lacks variable", "of --model cnn")
+
+
 @pytest.mark.parametrize(
     "flags, expected",
     [
