@@ -1,7 +1,7 @@
 """Run the benchmarks and print a table.
 
     python -m bench                 # the everyday set (about an hour on 2 cores, 45 minutes of it time_to_accuracy)
-    python -m bench --full          # also accuracy, distributed, scale and vgg's time to accuracy (2+ hours more)
+    python -m bench --full          # also accuracy, distributed, scale and vgg's time to accuracy (over 2 hours more)
     python -m bench --only serving  # one benchmark
 
 Every figure is a ratio against a baseline run in the same process.
