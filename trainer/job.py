@@ -140,7 +140,8 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
       InputNotFoundError, DataError: the data dir is not a complete, unchanged
         preprocessing output (naming the file), or changed during training.
       ConfigError: hyperparameters the data cannot support, a bad TF_CONFIG, a
-        path TensorFlow would read as a pattern, or a job dir of another model or data.
+        path TensorFlow would read as a pattern, a job dir of another model or data,
+        or one whose checkpoint lacks a variable of the network (an older layout).
     """
     check_literal(data_dir, "--data-dir")
     check_literal(job_dir, "--job-dir")
