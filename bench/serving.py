@@ -28,7 +28,7 @@ from common import idx
 from estimator import export_dirs
 from pipeline import job
 from pipeline.config import PreprocessConfig
-from schemas import features
+from schemas import features, jobdir
 from trainer import hparams as hparams_lib
 from trainer import job as trainer_job
 from trainer import model, serving
@@ -49,9 +49,7 @@ def export_both(work: str, input_dir: str) -> tuple[str, str, str]:
     job.run_preprocessing(PreprocessConfig(input_dir, data_dir))
     hparams = hparams_lib.HParams(train_steps=100, save_checkpoints_steps=100, throttle_secs=0)
     result = trainer_job.train(data_dir, os.path.join(work, "job"), hparams)
-    with_transform = export_dirs.newest_export(
-        trainer_job.export_base(result.job_dir, trainer_job.LATEST_EXPORTER)
-    )
+    with_transform = export_dirs.newest_export(jobdir.export_base(result.job_dir, jobdir.LATEST_EXPORTER))
     spec = tft.TFTransformOutput(data_dir).transformed_feature_spec()
     spec.pop(features.LABEL_KEY)
     estimator = tfe.Estimator(

@@ -12,16 +12,12 @@ one line instead of exporting weights trained on one transform with another.
 
 from __future__ import annotations
 
-import json
 import logging
 
-import tensorflow as tf
-
 from common.errors import DataError
-from schemas import layout
+from schemas import jobdir, layout
 from schemas import manifest as manifest_lib
 
-PIN_FILE = "data.json"
 _LOG = logging.getLogger(__name__)
 
 
@@ -47,43 +43,32 @@ def open_data_dir(data_dir: str, deep: bool = False) -> manifest_lib.Manifest:
     return manifest
 
 
-def _pin_path(job_dir: str) -> str:
-    return job_dir.rstrip("/") + "/" + PIN_FILE
-
-
 def pin(job_dir: str, data_dir: str, manifest: manifest_lib.Manifest) -> None:
     """Records what the job trains on, or refuses data other than what it was started on.
 
     Raises:
       DataError: job_dir was started on data of another identity (another data
-        dir, or the same one preprocessed again); the message names both.
+        dir, or the same one preprocessed again), naming both; or its data.json
+        is unreadable.
     """
-    path = _pin_path(job_dir)
-    if tf.io.gfile.exists(path):
-        try:
-            with tf.io.gfile.GFile(path) as f:
-                pinned = json.loads(f.read())
-            identity = pinned["identity"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise DataError(f"{path}: unreadable ({e}); use a new --job-dir") from None
-        if identity != manifest.identity:
-            raise DataError(
-                f"{job_dir} was trained on {pinned.get('data_dir')} (data {identity[:12]}…), not on"
-                f" {data_dir} (data {manifest.identity[:12]}…): resume with the same data or use a new --job-dir"
-            )
-        if pinned.get("data_dir") != data_dir:
-            _LOG.warning(
-                "%s was started on %s; %s holds the same data (identity %s…)",
-                job_dir,
-                pinned.get("data_dir"),
-                data_dir,
-                identity[:12],
-            )
+    pinned = jobdir.read_data_pin(job_dir)
+    if pinned is None:
+        jobdir.write_data_pin(
+            job_dir, jobdir.DataPin(data_dir=data_dir, identity=manifest.identity, created=manifest.created)
+        )
         return
-    tf.io.gfile.makedirs(job_dir)
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(
-            json.dumps({"data_dir": data_dir, "identity": manifest.identity, "created": manifest.created})
+    if pinned.identity != manifest.identity:
+        raise DataError(
+            f"{job_dir} was trained on {pinned.data_dir} (data {pinned.identity[:12]}…), not on"
+            f" {data_dir} (data {manifest.identity[:12]}…): resume with the same data or use a new --job-dir"
+        )
+    if pinned.data_dir != data_dir:
+        _LOG.warning(
+            "%s was started on %s; %s holds the same data (identity %s…)",
+            job_dir,
+            pinned.data_dir,
+            data_dir,
+            pinned.identity[:12],
         )
 
 

@@ -3,21 +3,18 @@
 Each field's default is written once, here; `add_flags` turns the fields into
 `--kebab-case` flags with those defaults and `from_flags` back into an
 `HParams`, so the command line and the dataclass cannot disagree. The values are
-saved as JOB_DIR/hparams.json next to the checkpoints. No TensorFlow import: the
-entry point parses its flags before TensorFlow loads.
+saved as JOB_DIR/hparams.json next to the checkpoints (schemas/jobdir.py). No
+TensorFlow import: the entry point parses its flags before TensorFlow loads.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import typing
 
 from common.errors import ConfigError
-
-HPARAMS_FILE = "hparams.json"
 
 # The networks of trainer/model.py, by name (the --model flag).
 CNN = "cnn"
@@ -143,18 +140,14 @@ class HParams:
         """Whether training flips images left-right: --augment, else whether `dataset`'s classes allow it."""
         return self.augment if self.augment is not None else dataset in MIRROR_SAFE_DATASETS
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
-    def save(self, directory: str) -> str:
-        """Writes hparams.json into `directory` (next to the checkpoints); returns its path."""
-        import tensorflow as tf
+    def save(self, job_dir: str) -> str:
+        """Writes JOB_DIR/hparams.json (schemas/jobdir.py); returns its path."""
+        from schemas import jobdir  # TensorFlow: not before the flags are parsed
 
-        tf.io.gfile.makedirs(directory)
-        path = directory.rstrip("/") + "/" + HPARAMS_FILE
-        with tf.io.gfile.GFile(path, "w") as f:
-            f.write(self.to_json())
-        return path
+        return jobdir.write_hparams(job_dir, self.to_dict())
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

@@ -12,9 +12,9 @@ trained with.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
-import json
 import logging
 import posixpath
 import re
@@ -26,14 +26,12 @@ import estimator as tfe
 from common.errors import ConfigError
 from common.paths import check_literal
 from estimator import export_dirs
-from schemas import layout
+from schemas import jobdir, layout
+from schemas import manifest as manifest_lib
 from trainer import data, inputs, model, serving, vertex
 from trainer import hparams as hparams_lib
 
 _LOG = logging.getLogger("trainer")
-LATEST_EXPORTER = "latest"
-BEST_EXPORTER = "best"
-EXPORT_DIR = "export"  # tf.estimator's: MODEL_DIR/export/<exporter name>/
 # What tf.compat.v1's Saver says when a checkpoint lacks one of the graph's variables.
 _MISSING_KEY = re.compile(r"Key (\S+) not found in checkpoint")
 
@@ -57,11 +55,6 @@ class Result:
     job_dir: str
 
 
-def export_base(job_dir: str, exporter: str) -> str:
-    """JOB_DIR/export/<exporter>: where that exporter's timestamped exports go."""
-    return posixpath.join(job_dir, EXPORT_DIR, exporter)
-
-
 def _higher_accuracy(best_eval_result, current_eval_result) -> bool:
     return current_eval_result["accuracy"] > best_eval_result["accuracy"]
 
@@ -83,18 +76,15 @@ def check_job_dir(job_dir: str, hparams: hparams_lib.HParams) -> None:
         tf.io.gfile.remove(probe)
     except tf.errors.OpError as e:
         raise ConfigError(f"{job_dir}: --job-dir is not writable: {e.message}") from None
-    path = posixpath.join(job_dir, hparams_lib.HPARAMS_FILE)
-    if not tf.io.gfile.exists(path):
+    previous = jobdir.read_hparams(job_dir)
+    if previous is None:
         return
-    try:
-        with tf.io.gfile.GFile(path) as f:
-            previous = json.loads(f.read())
-        previous_model = previous["model"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"{path}: unreadable ({type(e).__name__}: {e}); use a new --job-dir") from None
-    if previous_model != hparams.model:
+    if "model" not in previous:
+        raise ConfigError(f"{jobdir.hparams_path(job_dir)}: names no model; use a new --job-dir")
+    if previous["model"] != hparams.model:
         raise ConfigError(
-            f"{job_dir} holds checkpoints of model {previous_model!r}, not {hparams.model!r}: use another --job-dir"
+            f"{job_dir} holds checkpoints of model {previous.get('model')!r}, not {hparams.model!r}:"
+            " use another --job-dir"
         )
 
 
@@ -126,6 +116,94 @@ def _run_config(job_dir: str, hparams: hparams_lib.HParams) -> tfe.RunConfig:
         raise ConfigError(str(e)) from None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What a job trains on and how: its data, its cluster role, its input and serving functions."""
+
+    data_dir: str
+    job_dir: str
+    hparams: hparams_lib.HParams
+    manifest: manifest_lib.Manifest
+    config: tfe.RunConfig
+    transform_output: tft.TFTransformOutput
+
+    @property
+    def max_steps(self) -> int:
+        return self.hparams.max_steps(self.manifest.splits[layout.TRAIN].examples)
+
+    def input_fn(self, split: str, mode: str):
+        """The input_fn of a split's shards. Each task of a cluster shuffles with its own seed:
+        workers read the same files in different orders (robust to a worker dying)."""
+        return functools.partial(
+            inputs.input_fn,
+            self.manifest.shard_paths(self.data_dir, split),
+            self.transform_output,
+            self.hparams.batch_size,
+            mode,
+            shuffle_buffer=self.hparams.shuffle_buffer,
+            seed=self.hparams.seed + max(0, self.config.global_id_in_cluster),
+            flip=self.hparams.flips(self.manifest.dataset),
+        )
+
+    def serving_input_receiver_fn(self):
+        """Raw tf.Examples through the data's transform graph; refuses data changed since the start."""
+        make_receiver = serving.make_serving_input_receiver_fn(self.transform_output)
+
+        def receiver_fn():
+            data.check_unchanged(self.data_dir, self.manifest)  # never export with another transform
+            return make_receiver()
+
+        return receiver_fn
+
+
+def _prepare(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data: bool) -> _Plan:
+    """Checks the data dir and the job dir and pins the data (on the chief)."""
+    check_literal(data_dir, "--data-dir")
+    check_literal(job_dir, "--job-dir")
+    manifest = data.open_data_dir(data_dir, deep=verify_data)
+    hparams.max_steps(manifest.splits[layout.TRAIN].examples)  # a schedule the data cannot support fails here
+    check_job_dir(job_dir, hparams)
+    config = _run_config(job_dir, hparams)
+    if config.is_chief:
+        data.pin(job_dir, data_dir, manifest)
+        hparams.save(job_dir)
+    return _Plan(data_dir, job_dir, hparams, manifest, config, tft.TFTransformOutput(data_dir))
+
+
+def _specs(plan: _Plan) -> tuple[tfe.TrainSpec, tfe.EvalSpec]:
+    """train_and_evaluate's specs: the train split to max_steps; the eval split, exported by
+    a LatestExporter and a BestExporter (highest eval accuracy)."""
+    receiver_fn = plan.serving_input_receiver_fn()
+    exporters = [
+        tfe.LatestExporter(
+            jobdir.LATEST_EXPORTER, receiver_fn, exports_to_keep=plan.hparams.keep_checkpoint_max
+        ),
+        tfe.BestExporter(jobdir.BEST_EXPORTER, receiver_fn, compare_fn=_higher_accuracy, exports_to_keep=1),
+    ]
+    train_spec = tfe.TrainSpec(plan.input_fn(layout.TRAIN, tfe.ModeKeys.TRAIN), max_steps=plan.max_steps)
+    eval_spec = tfe.EvalSpec(
+        plan.input_fn(layout.EVAL, tfe.ModeKeys.EVAL),
+        steps=plan.hparams.eval_steps,
+        exporters=exporters,
+        start_delay_secs=0,
+        throttle_secs=plan.hparams.throttle_secs,
+    )
+    return train_spec, eval_spec
+
+
+@contextlib.contextmanager
+def _failures_explained(plan: _Plan):
+    """Turns what TensorFlow reports about the data dir and the job dir into one-line errors."""
+    try:
+        yield
+    except tf.errors.OpError as error:
+        data.check_unchanged(plan.data_dir, plan.manifest)  # files vanished or changed under the job
+        if isinstance(error, tf.errors.DataLossError):
+            data.find_corrupt_shard(plan.data_dir, plan.manifest)  # tf.data does not say which file
+        _check_restored(error, plan.job_dir, plan.hparams.model)
+        raise
+
+
 def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data: bool = False) -> Result:
     """Trains, evaluates and exports.
 
@@ -143,83 +221,29 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
         path TensorFlow would read as a pattern, a job dir of another model or data,
         or one whose checkpoint lacks a variable of the network (an older layout).
     """
-    check_literal(data_dir, "--data-dir")
-    check_literal(job_dir, "--job-dir")
-    manifest = data.open_data_dir(data_dir, deep=verify_data)
-    max_steps = hparams.max_steps(manifest.splits[layout.TRAIN].examples)
-    check_job_dir(job_dir, hparams)
-    config = _run_config(job_dir, hparams)
-    if config.is_chief:
-        data.pin(job_dir, data_dir, manifest)
-        hparams.save(job_dir)
-    transform_output = tft.TFTransformOutput(data_dir)
-    # Each task of a cluster shuffles its input with its own seed: workers read the
-    # same files in different orders (robust to a worker dying, unlike file sharding).
-    shuffle_seed = hparams.seed + max(0, config.global_id_in_cluster)
+    plan = _prepare(data_dir, job_dir, hparams, verify_data)
     _LOG.info(
         "training %s to step %d, batch %d; model_dir %s",
         hparams.model,
-        max_steps,
+        plan.max_steps,
         hparams.batch_size,
         job_dir,
     )
-
-    def input_fn_for(split, mode):
-        return functools.partial(
-            inputs.input_fn,
-            manifest.shard_paths(data_dir, split),
-            transform_output,
-            hparams.batch_size,
-            mode,
-            shuffle_buffer=hparams.shuffle_buffer,
-            seed=shuffle_seed,
-            flip=hparams.flips(manifest.dataset),
-        )
-
-    make_receiver = serving.make_serving_input_receiver_fn(transform_output)
-
-    def receiver_fn():
-        data.check_unchanged(data_dir, manifest)  # never export with a transform the model was not trained on
-        return make_receiver()
-
     params = hparams.model_params(
-        manifest.splits[layout.TRAIN].examples, manifest.class_names, manifest.dataset
+        plan.manifest.splits[layout.TRAIN].examples, plan.manifest.class_names, plan.manifest.dataset
     )
-    estimator = tfe.Estimator(model.model_fn, config=config, params=params)
-    exporters = [
-        tfe.LatestExporter(LATEST_EXPORTER, receiver_fn, exports_to_keep=hparams.keep_checkpoint_max),
-        tfe.BestExporter(BEST_EXPORTER, receiver_fn, compare_fn=_higher_accuracy, exports_to_keep=1),
-    ]
-    try:
-        metrics, exports = tfe.train_and_evaluate(
-            estimator,
-            tfe.TrainSpec(input_fn_for(layout.TRAIN, tfe.ModeKeys.TRAIN), max_steps=max_steps),
-            tfe.EvalSpec(
-                input_fn_for(layout.EVAL, tfe.ModeKeys.EVAL),
-                steps=hparams.eval_steps,
-                exporters=exporters,
-                start_delay_secs=0,
-                throttle_secs=hparams.throttle_secs,
-            ),
-        )
-        if not config.is_chief:  # worker, ps or evaluator: the chief reports the results
+    estimator = tfe.Estimator(model.model_fn, config=plan.config, params=params)
+    with _failures_explained(plan):
+        metrics, exports = tfe.train_and_evaluate(estimator, *_specs(plan))
+        if not plan.config.is_chief:  # worker, ps or evaluator: the chief reports the results
             return Result(eval=metrics or {}, test=None, export=None, exports=[], job_dir=job_dir)
-        test_metrics = estimator.evaluate(input_fn_for(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)
-    except tf.errors.OpError as error:
-        data.check_unchanged(data_dir, manifest)  # files vanished or changed under the job: say so
-        if isinstance(error, tf.errors.DataLossError):
-            data.find_corrupt_shard(data_dir, manifest)  # tf.data does not say which file: name it
-        _check_restored(error, job_dir, hparams.model)
-        raise
-    best = export_dirs.newest_export(export_base(job_dir, BEST_EXPORTER))
+        test_metrics = estimator.evaluate(plan.input_fn(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)
+    best = export_dirs.newest_export(jobdir.export_base(job_dir, jobdir.BEST_EXPORTER))
     if best is None:
-        raise RuntimeError(f"{export_base(job_dir, BEST_EXPORTER)}: no complete export after training")
+        raise RuntimeError(
+            f"{jobdir.export_base(job_dir, jobdir.BEST_EXPORTER)}: no complete export after training"
+        )
     vertex.copy_outputs(job_dir, best)
     vertex.report_tuning_metric(metrics)
-    return Result(
-        eval=metrics,
-        test=test_metrics,
-        export=best,
-        exports=[e.decode() if isinstance(e, bytes) else e for e in exports],
-        job_dir=job_dir,
-    )
+    exports = [e.decode() if isinstance(e, bytes) else e for e in exports if e is not None]
+    return Result(eval=metrics, test=test_metrics, export=best, exports=exports, job_dir=job_dir)

@@ -23,11 +23,11 @@ import tensorflow_transform as tft
 from common import idx
 from common.errors import InputNotFoundError
 from estimator import export_dirs
-from schemas import features, layout
+from schemas import features, jobdir, layout
 from schemas import manifest as manifest_lib
 from schemas.manifest import Manifest
 from tests import commands, shards
-from trainer import data, job, prediction
+from trainer import data, prediction
 
 NUM_SHARDS = "2"  # as the `preprocessed` fixture's local run
 _STEP = re.compile(r"loss = \S+, step = (\d+)")
@@ -222,9 +222,9 @@ def test_training_on_gcs_resumes_from_its_checkpoint(gcs, gcs_job):
 @pytest.mark.slow
 def test_training_on_gcs_exports_complete_models(gcs, gcs_job):
     job_dir, _, second = gcs_job
-    latest = export_dirs.complete_exports(job.export_base(job_dir, job.LATEST_EXPORTER))
+    latest = export_dirs.complete_exports(jobdir.export_base(job_dir, jobdir.LATEST_EXPORTER))
     assert [export_dirs.export_global_step(e) for e in latest] == [4, 8]
-    best = export_dirs.newest_export(job.export_base(job_dir, job.BEST_EXPORTER))
+    best = export_dirs.newest_export(jobdir.export_base(job_dir, jobdir.BEST_EXPORTER))
     assert f"exported model: {best}" in second.stdout
     assert not [n for n in gcs.objects("job/export/") if f"/{export_dirs.TEMP_PREFIX}" in n]
 
@@ -237,11 +237,11 @@ def test_predict_reads_a_gcs_export_and_writes_to_gcs(gcs, gcs_data, gcs_job):
     output = gcs.url("predictions", "test.csv")
     done = commands.run_module(
         "trainer.predict",
-        *("--saved-model", job.export_base(job_dir, job.BEST_EXPORTER), "--idx-images", images),
+        *("--saved-model", jobdir.export_base(job_dir, jobdir.BEST_EXPORTER), "--idx-images", images),
         *("--idx-labels", labels, "--output", output),
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    export = export_dirs.newest_export(job.export_base(job_dir, job.BEST_EXPORTER))
+    export = export_dirs.newest_export(jobdir.export_base(job_dir, jobdir.BEST_EXPORTER))
     assert f"model: {export}" in done.stdout and "accuracy: " in done.stdout
     with tf.io.gfile.GFile(output) as f:
         rows = list(csv.DictReader(io.StringIO(f.read())))

@@ -15,7 +15,7 @@ import estimator as tfe
 from common import idx
 from common.errors import ConfigError
 from estimator import export_dirs
-from schemas import features, layout
+from schemas import features, jobdir, layout
 from schemas.manifest import Manifest
 from tests import shards
 from trainer import hparams as hparams_lib
@@ -28,10 +28,10 @@ def test_training_evaluates_and_exports(trained):
     _, _, result, _ = trained
     job_dir = result.job_dir
     assert result.eval["global_step"] == 30 and result.test["global_step"] == 30
-    assert os.path.exists(os.path.join(job_dir, hparams_lib.HPARAMS_FILE))
-    latest = export_dirs.complete_exports(job.export_base(job_dir, job.LATEST_EXPORTER))
+    assert os.path.exists(jobdir.hparams_path(job_dir))
+    latest = export_dirs.complete_exports(jobdir.export_base(job_dir, jobdir.LATEST_EXPORTER))
     assert [export_dirs.export_global_step(e) for e in latest] == [10, 20, 30]
-    best = export_dirs.complete_exports(job.export_base(job_dir, job.BEST_EXPORTER))
+    best = export_dirs.complete_exports(jobdir.export_base(job_dir, jobdir.BEST_EXPORTER))
     assert best == [result.export]  # exports_to_keep=1
     assert os.listdir(os.path.join(job_dir, "eval_test"))
 
@@ -55,7 +55,9 @@ def test_exported_model_serves_raw_examples_exactly_as_the_estimator_predicts(tr
     )
     index = np.rint(stored[:, 0] * 255).astype(int) + 256 * np.rint(stored[:, 1] * 255).astype(int)
 
-    latest = export_dirs.newest_export(job.export_base(result.job_dir, job.LATEST_EXPORTER))  # step 30's
+    latest = export_dirs.newest_export(
+        jobdir.export_base(result.job_dir, jobdir.LATEST_EXPORTER)
+    )  # step 30's
     transform_fn = os.path.join(data_dir, layout.TRANSFORM_FN_DIR)
     os.rename(transform_fn, transform_fn + ".away")  # serving must not need it
     try:

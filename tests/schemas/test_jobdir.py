@@ -1,0 +1,66 @@
+"""The job-dir contract: names that agree with the runtime's, and typed reads and writes."""
+
+import json
+
+import pytest
+
+import estimator as tfe
+from common.errors import ConfigError, DataError
+from schemas import jobdir, layout
+
+
+def _model_fn(features, labels, mode):  # never called: the Estimator is only asked for its names
+    raise AssertionError("not built")
+
+
+def test_eval_dirs_are_the_estimators_own(tmp_path):
+    est = tfe.Estimator(_model_fn, model_dir=str(tmp_path))
+    assert jobdir.eval_dir(str(tmp_path)) == est.eval_dir()
+    assert jobdir.eval_dir(str(tmp_path), layout.TEST) == est.eval_dir(layout.TEST)
+
+
+def test_export_bases_are_tf_estimators_layout():
+    assert jobdir.export_base("gs://b/job", jobdir.BEST_EXPORTER) == "gs://b/job/export/best"
+    assert jobdir.export_base("/j", jobdir.LATEST_EXPORTER) == "/j/export/latest"
+
+
+def test_hparams_round_trip_and_nothing_half_written(tmp_path):
+    job_dir = str(tmp_path / "job")
+    assert jobdir.read_hparams(job_dir) is None
+    path = jobdir.write_hparams(job_dir, {"model": "fast", "batch_size": 128})
+    assert path == jobdir.hparams_path(job_dir)
+    assert jobdir.read_hparams(job_dir) == {"model": "fast", "batch_size": 128}
+    assert sorted(p.name for p in (tmp_path / "job").iterdir()) == [jobdir.HPARAMS_FILE]
+
+
+def test_data_pin_round_trip(tmp_path):
+    pin = jobdir.DataPin(data_dir="out/data", identity="ab" * 32, created="2026-12-02T00:00:00Z")
+    jobdir.write_data_pin(str(tmp_path), pin)
+    assert jobdir.read_data_pin(str(tmp_path)) == pin
+    assert (
+        json.loads((tmp_path / jobdir.DATA_PIN_FILE).read_text())["format_version"] == jobdir.DATA_PIN_VERSION
+    )
+
+
+def test_a_pin_of_the_first_format_reads(tmp_path):
+    # Written before the pin had a format_version (commit a74a964 and earlier).
+    (tmp_path / jobdir.DATA_PIN_FILE).write_text(
+        json.dumps({"data_dir": "d", "identity": "f" * 64, "created": ""})
+    )
+    assert jobdir.read_data_pin(str(tmp_path)) == jobdir.DataPin("d", "f" * 64, "", 1)
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '"a string"'])
+def test_unreadable_files_are_refused_naming_them(tmp_path, text):
+    (tmp_path / jobdir.HPARAMS_FILE).write_text(text)
+    (tmp_path / jobdir.DATA_PIN_FILE).write_text(text)
+    with pytest.raises(ConfigError, match=jobdir.HPARAMS_FILE):
+        jobdir.read_hparams(str(tmp_path))
+    with pytest.raises(DataError, match=jobdir.DATA_PIN_FILE):
+        jobdir.read_data_pin(str(tmp_path))
+
+
+def test_a_pin_without_identity_is_refused(tmp_path):
+    (tmp_path / jobdir.DATA_PIN_FILE).write_text(json.dumps({"data_dir": "d"}))
+    with pytest.raises(DataError, match="no data identity"):
+        jobdir.read_data_pin(str(tmp_path))
