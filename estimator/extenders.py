@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .estimator import Estimator
-from .head.checks import fn_args
 from .head.metric_ops import metric_ops
 from .mode_keys import ModeKeys
+from .util import fn_args
 
 _METRIC_FN_ARGS = ("features", "labels", "predictions", "config")
 _MODEL_FN_ARGS = ("labels", "mode", "params", "config")

@@ -36,6 +36,7 @@ import uuid
 import tensorflow as tf
 from apache_beam.io.filesystems import FileSystems
 
+from common import files
 from common.errors import OutputError, UserError
 from schemas import layout
 from schemas import manifest as manifest_lib
@@ -52,16 +53,7 @@ def is_local(path: str) -> bool:
 
 
 def _exists(path: str) -> bool:
-    return tf.io.gfile.exists(path) or (not is_local(path) and bool(_list_files(path)))
-
-
-def _list_files(directory: str) -> list[str]:
-    """Every file under `directory` (full paths), by listing, not globbing."""
-    if not tf.io.gfile.isdir(directory):
-        return []
-    return sorted(
-        layout.join(parent, name) for parent, _, files in tf.io.gfile.walk(directory) for name in files
-    )
+    return tf.io.gfile.exists(path) or (not is_local(path) and bool(files.list_files(path)))
 
 
 def _siblings(output_dir: str, infix: str) -> list[str]:
@@ -81,9 +73,9 @@ def _delete_tree(path: str) -> None:
     if is_local(path):
         shutil.rmtree(path, ignore_errors=True)
         return
-    files = _list_files(path)
-    if files:
-        FileSystems.delete(files)
+    paths = files.list_files(path)
+    if paths:
+        FileSystems.delete(paths)
     if tf.io.gfile.exists(path):
         tf.io.gfile.rmtree(path)
 
@@ -138,7 +130,7 @@ def check_output_dir(output_dir: str, overwrite: bool, input_dir: str | None = N
         raise OutputExistsError(f"{output_dir}: output directory exists; pass --overwrite to replace it")
     if tf.io.gfile.exists(output_dir) and not tf.io.gfile.isdir(output_dir):
         raise OutputExistsError(f"{output_dir}: a file, not an earlier output: refusing to replace it")
-    if not (is_our_output(output_dir) or not _list_files(output_dir)):
+    if not (is_our_output(output_dir) or not files.list_files(output_dir)):
         raise OutputExistsError(
             f"{output_dir}: not an output of this pipeline (no {manifest_lib.PRODUCER} {layout.MANIFEST_FILE}):"
             " --overwrite only replaces earlier outputs; choose another --output-dir"
@@ -198,20 +190,19 @@ def discard(staging_dir: str) -> None:
         _LOG.warning("could not delete %s", staging_dir)
 
 
-def _move_or_copy(sources: list[str], source_dir: str, destination_dir: str, move: bool) -> None:
-    """Moves (or copies) files to the same relative paths under destination_dir, the manifest last."""
-    prefix = source_dir.rstrip("/") + "/"
-    manifest = [s for s in sources if s == prefix + layout.MANIFEST_FILE]
-    ordered = [s for s in sources if s not in manifest]
-    for batch in (ordered, manifest):
-        if not batch:
-            continue
-        destinations = [layout.join(destination_dir, s[len(prefix) :]) for s in batch]
-        (FileSystems.rename if move else FileSystems.copy)(batch, destinations)
+def _move(source_dir: str, destination_dir: str) -> None:
+    """Moves every file to the same relative path under destination_dir, the manifest last."""
+    sources = files.list_files(source_dir)
+    manifest = [s for s in sources if files.relative(s, source_dir) == layout.MANIFEST_FILE]
+    for batch in ([s for s in sources if s not in manifest], manifest):
+        if batch:
+            FileSystems.rename(
+                batch, [layout.join(destination_dir, files.relative(s, source_dir)) for s in batch]
+            )
 
 
 def _copy_files(source_dir: str, destination_dir: str) -> None:
-    _move_or_copy(_list_files(source_dir), source_dir, destination_dir, move=False)
+    files.copy_tree(source_dir, destination_dir, last=[layout.MANIFEST_FILE])
 
 
 def commit(staging_dir: str, output_dir: str, manifest: manifest_lib.Manifest, overwrite: bool) -> None:
@@ -232,7 +223,7 @@ def commit(staging_dir: str, output_dir: str, manifest: manifest_lib.Manifest, o
     else:
         if replaced:
             _copy_files(output_dir, replaced)  # complete once its manifest is there
-            old = _list_files(output_dir)
+            old = files.list_files(output_dir)
             first = [f for f in old if f.endswith("/" + layout.MANIFEST_FILE)]
             for batch in (first, [f for f in old if f not in first]):
                 if batch:
@@ -240,7 +231,7 @@ def commit(staging_dir: str, output_dir: str, manifest: manifest_lib.Manifest, o
         marker = layout.join(output_dir, layout.COMMIT_MARKER)
         with tf.io.gfile.GFile(marker, "w") as f:
             f.write(staging_dir + "\n")
-        _move_or_copy(_list_files(staging_dir), staging_dir, output_dir, move=True)
+        _move(staging_dir, output_dir)
         tf.io.gfile.remove(marker)
         _delete_tree(staging_dir)
     if replaced:

@@ -13,13 +13,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+from common.net import free_ports
 
 # Chromium started as the test probes of these machines start it: no background
 # networking (the sandbox refuses it), a fresh profile, software rendering.
@@ -34,12 +35,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--hide-scrollbars",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_runs(url: str, process: subprocess.Popen, timeout: float) -> list[str]:
@@ -66,7 +61,7 @@ def screenshot(job_dir: str, output: str, width: int = 1500, height: int = 1000)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         raise FileNotFoundError("chromium not found: apt-get install chromium")
-    port = _free_port()
+    port = free_ports()[0]
     url = f"http://127.0.0.1:{port}"
     tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
     server = subprocess.Popen(

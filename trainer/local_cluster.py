@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,23 +25,10 @@ import time
 from collections.abc import Sequence
 
 from common import cli
+from common.net import LOOPBACK as HOST
+from common.net import free_ports
 
-HOST = "127.0.0.1"
 POLL_SECS = 0.2
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct free TCP ports on the loopback interface."""
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def tf_configs(workers: int, ps: int, evaluator: bool) -> dict[str, dict]:

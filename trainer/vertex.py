@@ -71,32 +71,17 @@ def report_tuning_metric(eval_metrics: dict) -> bool:
     return True
 
 
-def _copy_tree(source: str, destination: str, keep=lambda name: True) -> int:
-    import tensorflow as tf  # not at import: the entry point reads job_dir() before TensorFlow loads
-
-    copied = 0
-    prefix = source.rstrip("/")
-    for directory, _, files in tf.io.gfile.walk(source):
-        relative = directory.rstrip("/")[len(prefix) :].lstrip(
-            "/"
-        )  # no relpath: it resolves gs:// against the cwd
-        target_dir = posixpath.join(destination, relative) if relative else destination
-        for name in filter(keep, files):
-            tf.io.gfile.makedirs(target_dir)
-            tf.io.gfile.copy(
-                posixpath.join(directory, name), posixpath.join(target_dir, name), overwrite=True
-            )
-            copied += 1
-    return copied
-
-
 def copy_outputs(job_dir: str, best_export: str) -> None:
     """Puts the best model and the event files where Vertex AI looks for them (if it asks)."""
+    from common import files  # TensorFlow: not at import, the entry point reads job_dir() first
+
     model_dir = os.environ.get(ENV_MODEL_DIR)
     if model_dir:
-        _copy_tree(best_export, model_dir)
+        files.copy_tree(best_export, model_dir)
         _LOG.info("copied %s to %s", best_export, model_dir)
     tensorboard_dir = os.environ.get(ENV_TENSORBOARD_DIR)
     if tensorboard_dir:
-        copied = _copy_tree(job_dir, tensorboard_dir, keep=lambda name: ".tfevents." in name)
+        copied = files.copy_tree(
+            job_dir, tensorboard_dir, keep=lambda path: ".tfevents." in posixpath.basename(path)
+        )
         _LOG.info("copied %d event files to %s", copied, tensorboard_dir)

@@ -8,9 +8,10 @@ shapes); what is only known at run time becomes an assertion op (an
 from __future__ import annotations
 
 import functools
-import inspect
 
 import tensorflow as tf
+
+from ..util import fn_args
 
 _v1 = tf.compat.v1
 
@@ -28,14 +29,6 @@ def _numeric_column_type() -> type:
 def is_numeric_column(value) -> bool:
     """Is value a (tf.compat.v1 or tf) feature_column.numeric_column?"""
     return isinstance(value, _numeric_column_type())
-
-
-def fn_args(fn) -> tuple[str, ...]:
-    """The argument names of a function, bound method or functools.partial."""
-    try:
-        return tuple(inspect.signature(fn).parameters)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{fn!r} is not a function with an inspectable signature") from e
 
 
 def validate_label_vocabulary(label_vocabulary, n_classes: int | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .checks import fn_args
+from ..util import fn_args
 
 _v1 = tf.compat.v1
 _V1 = _v1.losses.Reduction

@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from common import idx
+from common import files, idx
 from common.errors import InputNotFoundError
 from estimator import export_dirs
 from schemas import features, jobdir, layout
@@ -36,13 +36,6 @@ _STEP = re.compile(r"loss = \S+, step = (\d+)")
 def _upload(local_dir, url: str) -> None:
     for name in sorted(os.listdir(local_dir)):
         tf.io.gfile.copy(os.path.join(local_dir, name), f"{url}/{name}")
-
-
-def _copy_tree(source: str, destination: str) -> None:
-    for parent, _, names in tf.io.gfile.walk(source):
-        for name in names:
-            path = layout.join(parent, name)
-            tf.io.gfile.copy(path, destination + path[len(source) :])
 
 
 def _litter(names: list[str]) -> list[str]:
@@ -150,7 +143,7 @@ def test_an_interrupted_overwrite_on_gcs_is_restored_by_the_next_run_and_then_re
 ):
     raw, earlier_output, _ = gcs_data
     out = gcs.url("overwritten")
-    _copy_tree(earlier_output, out)
+    files.copy_tree(earlier_output, out)
     earlier = Manifest.read(out)
     args = ["--input-dir", raw, "--output-dir", out, "--num-shards", NUM_SHARDS]
 

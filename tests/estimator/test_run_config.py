@@ -5,7 +5,6 @@ The settings' effects are tested on real training runs at the end.
 
 import functools
 import json
-import socket
 import time
 import types
 
@@ -13,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import estimator as tfe
+from common.net import free_ports
 from estimator import distributed
 from tests.estimator import models
 from tests.estimator.logs import tf_log
@@ -404,15 +404,9 @@ def test_checkpoint_save_graph_def(tmp_path):
     assert tfe.Estimator(models.linear_model_fn, str(tmp_path / "without")).latest_checkpoint()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_worker_gives_up_after_session_creation_timeout_secs(monkeypatch, tmp_path):
     """The chief never comes: the worker's session waits session_creation_timeout_secs, not 2 hours."""
-    cluster = {name: [f"127.0.0.1:{_free_port()}"] for name in ("chief", "worker", "ps")}
+    cluster = {name: [f"127.0.0.1:{free_ports()[0]}"] for name in ("chief", "worker", "ps")}
     servers = []
     for job in ("ps", "worker"):
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": job, "index": 0}}))

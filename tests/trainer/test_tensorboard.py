@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,21 +11,17 @@ import urllib.request
 
 import pytest
 
+from common.net import free_ports
+
 pytestmark = pytest.mark.slow
 BOUND_SECS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def tensorboard(trained):
     """A tensorboard serving the trained job dir on a loopback port; yields its base URL."""
     job_dir = trained[2].job_dir
-    port = _free_port()
+    port = free_ports()[0]
     tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
     process = subprocess.Popen(
         [
