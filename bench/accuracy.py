@@ -37,3 +37,12 @@ def run(input_dir: str = common.FASHION_MNIST_DIR, models=hparams_lib.MODELS) ->
                 "target": TARGETS[name],
             }
     return results
+
+
+def summary(results: dict) -> str:
+    """One line per model ({model: result}) for the benchmark table."""
+    return "\n".join(
+        f"accuracy ({name}): test {r['test_accuracy']:.4f} (target >= {r['target']}) after {r['steps']} steps,"
+        f" {r['train_minutes']:.1f} min"
+        for name, r in results.items()
+    )

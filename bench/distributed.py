@@ -52,3 +52,11 @@ def run(input_dir: str = common.FASHION_MNIST_DIR, steps: int = STEPS) -> dict:
             results[f"{1 + workers}_replicas_steps_per_s"] = _global_steps_per_sec(job_dir)
     results["ratio_2_vs_1"] = results["2_replicas_steps_per_s"] / results["1_replicas_steps_per_s"]
     return results
+
+
+def summary(r: dict) -> str:
+    """run()'s result as a line of the benchmark table."""
+    return (
+        f"distributed: {r['1_replicas_steps_per_s']:.1f} global steps/s with 1 replica,"
+        f" {r['2_replicas_steps_per_s']:.1f} with 2 -> ratio {r['ratio_2_vs_1']:.2f} (2 cores: no speed-up expected)"
+    )

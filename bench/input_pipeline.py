@@ -73,3 +73,12 @@ def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
         "shuffle_cost": 1.0 - medians["input_fn"] / medians["input_fn_no_shuffle"],
         "runs": {k: [round(r) for r in v] for k, v in runs.items()},
     }
+
+
+def summary(r: dict) -> str:
+    """run()'s result as a line of the benchmark table."""
+    return (
+        f"input pipeline: input_fn {r['input_fn_examples_per_s']:,.0f} ex/s vs bare batch-then-parse"
+        f" {r['bare_examples_per_s']:,.0f} ex/s -> ratio {r['ratio']:.2f} (target >= 0.8);"
+        f" the shuffle costs {100 * r['shuffle_cost']:.0f}% ({r['no_shuffle_examples_per_s']:,.0f} ex/s without)"
+    )

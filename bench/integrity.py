@@ -48,3 +48,12 @@ def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
         "shards": len(paths),
         "shard_mb": round(shard_bytes / 1e6, 1),
     }
+
+
+def summary(r: dict) -> str:
+    """run()'s result as a line of the benchmark table."""
+    return (
+        f"integrity: shard sha256s {r['shard_hashing_s']:.2f} s = {100 * r['shard_hashing_share']:.1f}% of"
+        f" preprocessing ({r['preprocess_s']:.0f} s); trainer start check {1000 * r['start_check_s']:.0f} ms,"
+        f" --verify-data {r['verify_data_s']:.1f} s ({r['shards']} shards, {r['shard_mb']} MB)"
+    )

@@ -93,3 +93,12 @@ def run(repeats: int = 3, input_dir: str = common.FASHION_MNIST_DIR, beam_args: 
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def summary(results: dict) -> str:
+    """One line per mode ({mode: run()'s result}) for the benchmark table."""
+    return "\n".join(
+        f"preprocessing ({mode}): pipeline {r['pipeline_s']:.1f} s vs plain writer {r['baseline_s']:.1f} s"
+        f" -> ratio {r['ratio']:.2f} (target <= 2.0); {r['examples']} examples"
+        for mode, r in results.items()
+    )

@@ -98,3 +98,12 @@ def run(input_dir: str = common.FASHION_MNIST_DIR, n: int = N_IMAGES) -> dict:
         "fashion_mnist_peak_rss_gb": small_gb,
         "throughput_ratio": big_rate / small_rate,
     }
+
+
+def summary(r: dict) -> str:
+    """run()'s result as a line of the benchmark table."""
+    return (
+        f"scale: {r['images']:,} images in {r['wall_s']:.0f} s, peak RSS {r['peak_rss_gb']:.2f} GB (target < 2),"
+        f" {r['examples_per_s']:,.0f} ex/s vs Fashion-MNIST {r['fashion_mnist_examples_per_s']:,.0f}"
+        f" -> ratio {r['throughput_ratio']:.2f} (target >= 0.5)"
+    )

@@ -115,3 +115,14 @@ def run(input_dir: str = common.FASHION_MNIST_DIR) -> dict:
             wo["batch256_examples_per_s"] / w["batch256_examples_per_s"] - 1
         )
         return results
+
+
+def summary(r: dict) -> str:
+    """run()'s result as a line of the benchmark table."""
+    w, wo = r["with_transform"], r["without_transform"]
+    return (
+        f"serving: batch 1 p50/p99 {w['p50_ms']:.2f}/{w['p99_ms']:.2f} ms with transform vs"
+        f" {wo['p50_ms']:.2f}/{wo['p99_ms']:.2f} ms without; batch 256 {w['batch256_examples_per_s']:.0f} vs"
+        f" {wo['batch256_examples_per_s']:.0f} ex/s -> transform cost {100 * r['transform_cost_p50']:+.1f}% p50,"
+        f" {100 * r['transform_cost_throughput']:+.1f}% throughput (target <= 10%)"
+    )

@@ -113,3 +113,14 @@ def _medians(runs: list[dict]) -> dict:
         key: statistics.median(r[key] for r in runs) for key in ("train_s", "test_accuracy", "eval_accuracy")
     }
     return {**medians, "runs": runs}
+
+
+def summary(r: dict, label: str = "default") -> str:
+    """run()'s (or run_vgg()'s, label "vgg") result as a line of the benchmark table."""
+    today, new, targets = r["todays_default"], r["new_default"], r["targets"]
+    return (
+        f"time to accuracy ({label}): new {new['train_s']:.0f} s, test {new['test_accuracy']:.4f}"
+        f" (median of {len(new['runs'])} seeds) vs today's {today['train_s']:.0f} s,"
+        f" test {today['test_accuracy']:.4f} (median of {len(today['runs'])}) -> time ratio"
+        f" {r['time_ratio']:.2f} (target <= {targets['time_ratio']:.2f} at >= {targets['test_accuracy']})"
+    )

@@ -139,3 +139,12 @@ def run(repeats: int = 3, steps: int = 600, name: str | None = None) -> dict:
         "steps": steps,
         "batch_size": HParams().batch_size,
     }
+
+
+def summary(r: dict) -> str:
+    """run()'s result as a line of the benchmark table."""
+    return (
+        f"training ({r['model']}, batch {r['batch_size']}): Estimator {r['estimator_examples_per_s']:.0f} ex/s"
+        f" vs Model.fit {r['keras_fit_examples_per_s']:.0f} ex/s -> ratio {r['ratio_vs_keras_fit']:.2f}"
+        f" (target >= 1.0); hooks+summaries cost {100 * r['hooks_and_summaries_cost']:.1f}% (target <= 5%)"
+    )
