@@ -1,6 +1,6 @@
 """Training throughput: the Estimator runtime against tf_keras `Model.fit`, and its hooks' cost.
 
-Same network (`trainer.model.NETWORKS[model]`, the very layers of the model_fn),
+Same network (`trainer.networks.NETWORKS[model]`, the very layers of the model_fn),
 same batch size, same data (the first Fashion-MNIST training images, scaled to
 [0, 1], read from one saved tf.data dataset and cached in memory), same Adam at a
 constant rate, same TensorFlow kernels (the oneDNN setting `trainer/__init__.py`
@@ -27,7 +27,7 @@ import tensorflow as tf
 import estimator as tfe
 from bench import common
 from schemas import features
-from trainer import model
+from trainer import model, networks
 from trainer.hparams import HParams
 
 WARMUP_STEPS = 30
@@ -83,7 +83,7 @@ def keras_examples_per_sec(data: str, steps: int, name: str) -> float:
                 (features.IMAGE_HEIGHT, features.IMAGE_WIDTH, 1), input_shape=(features.IMAGE_PIXELS,)
             )
         ]
-        + model.NETWORKS[name]()
+        + networks.NETWORKS[name].layers()
     )
     net.compile(
         optimizer=keras.optimizers.Adam(hparams.learning_rate),

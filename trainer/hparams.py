@@ -15,18 +15,10 @@ import math
 import typing
 
 from common.errors import ConfigError
-
-# The networks of trainer/model.py, by name (the --model flag).
-CNN = "cnn"
-VGG = "vgg"
-FAST = "fast"
-MODELS = (CNN, VGG, FAST)
+from trainer.networks import CNN, FAST, MODELS, NETWORKS, VGG  # noqa: F401 (the --model names)
 
 MAX_STEPS = 10**9  # a bound far beyond any real schedule; beyond it, int64 step arithmetic is at risk
 MAX_BATCH_SIZE = 4096  # vgg at 4096 needs about 8 GB of activations; also bounded by the train split
-# Passes over the train split when neither --train-steps nor --num-epochs is given
-# (BENCHMARKS.md has the measured times and accuracies).
-DEFAULT_EPOCHS = {CNN: 10, VGG: 25, FAST: 7}
 MIRROR_SAFE_DATASETS = ("fashion_mnist",)  # classes that survive a left-right flip (clothes, not digits)
 
 
@@ -45,11 +37,16 @@ class HParams:
 
     model: str = _field(
         FAST,
-        "the network: fast (3x3 convolutions, batch norm), cnn (Deep MNIST for Experts) or vgg",
+        "the network: " + "; ".join(f"{name} ({network.summary})" for name, network in NETWORKS.items()),
         choices=MODELS,
     )
     train_steps: int | None = _field(None, "global step to train to (default: from --num-epochs)")
-    num_epochs: float | None = _field(None, "passes over the train split (default: fast 7, cnn 10, vgg 25)")
+    num_epochs: float | None = _field(
+        None,
+        "passes over the train split (default: "
+        + ", ".join(f"{name} {network.default_epochs}" for name, network in NETWORKS.items())
+        + ")",
+    )
     batch_size: int = _field(128, "examples per step")
     learning_rate: float = _field(
         2e-3,
@@ -100,7 +97,7 @@ class HParams:
             raise ConfigError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def max_steps(self, train_examples: int) -> int:
-        """The global step to stop at: train_steps, or num_epochs (default DEFAULT_EPOCHS)
+        """The global step to stop at: train_steps, or num_epochs (default: the network's default_epochs)
         over `train_examples`.
 
         Raises:
@@ -113,7 +110,7 @@ class HParams:
             )
         if self.train_steps:
             return self.train_steps
-        epochs = self.num_epochs or DEFAULT_EPOCHS[self.model]
+        epochs = self.num_epochs or NETWORKS[self.model].default_epochs
         steps = max(1, round(epochs * train_examples / self.batch_size))
         if steps > MAX_STEPS:
             raise ConfigError(f"--num-epochs {epochs} means {steps} steps, more than the {MAX_STEPS} allowed")

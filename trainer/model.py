@@ -14,7 +14,7 @@ import tf_keras
 from estimator import EstimatorSpec, ModeKeys
 from estimator import export as export_lib
 from schemas import features as feature_schema
-from trainer.hparams import CNN, FAST, MODELS, VGG
+from trainer import networks
 
 v1 = tf.compat.v1
 layers = tf_keras.layers
@@ -33,92 +33,6 @@ def _apply(network: list, images: tf.Tensor, training: bool) -> tuple[tf.Tensor,
 _TRAINING_AWARE = (layers.Dropout, layers.BatchNormalization)
 
 
-def cnn_layers() -> list:
-    """The network of TensorFlow's "Deep MNIST for Experts" tutorial (about 83 MFLOP an example
-    per training step, forward and backward).
-
-    conv 5x5x32 -> max-pool 2 -> conv 5x5x64 -> max-pool 2 -> dense 1024 -> dropout 0.4 -> dense 10.
-    """
-    return [
-        layers.Conv2D(32, 5, padding="same", activation="relu", name="conv1"),
-        layers.MaxPooling2D(2, 2, name="pool1"),
-        layers.Conv2D(64, 5, padding="same", activation="relu", name="conv2"),
-        layers.MaxPooling2D(2, 2, name="pool2"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(1024, activation="relu", name="dense"),
-        layers.Dropout(0.4, name="dropout"),
-        layers.Dense(feature_schema.NUM_CLASSES, name="logits"),
-    ]
-
-
-def _conv_bn_relu(filters: int, name: str) -> list:
-    return [
-        layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv"),
-        layers.BatchNormalization(name=f"{name}_bn"),
-        layers.ReLU(name=f"{name}_relu"),
-    ]
-
-
-def _conv_pool_bn_relu(filters: int, name: str) -> list:
-    # "pooled_bn", not "bn": a checkpoint of the conv -> BN -> pool layout fails to
-    # restore (naming the missing variable) instead of restoring into this one.
-    return [
-        layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv"),
-        layers.MaxPooling2D(2, 2, name=f"{name}_pool"),
-        layers.BatchNormalization(name=f"{name}_pooled_bn"),
-        layers.ReLU(name=f"{name}_relu"),
-    ]
-
-
-def vgg_layers() -> list:
-    """A small VGG-style network (the seeds' Fashion-MNIST Keras model).
-
-    Two blocks of two 3x3 convolutions (32, then 64 filters) with batch
-    normalization, each followed by max-pool 2 and dropout 0.25; then dense 512 ->
-    dropout 0.5 -> dense 10.
-    """
-    network = []
-    for block, filters in enumerate((32, 64), start=1):
-        network += _conv_bn_relu(filters, f"block{block}a") + _conv_bn_relu(filters, f"block{block}b")
-        network += [
-            layers.MaxPooling2D(2, 2, name=f"block{block}_pool"),
-            layers.Dropout(0.25, name=f"block{block}_dropout"),
-        ]
-    return network + [
-        layers.Flatten(name="flatten"),
-        layers.Dense(512, activation="relu", name="dense"),
-        layers.Dropout(0.5, name="dropout"),
-        layers.Dense(feature_schema.NUM_CLASSES, name="logits"),
-    ]
-
-
-def fast_layers() -> list:
-    """The default: a network for throughput on CPU (about 33 MFLOP an example per
-    training step, forward and backward, 0.4x the Deep MNIST CNN's).
-
-    conv 3x3x32 -> max-pool 2 -> BN -> ReLU -> conv 3x3x64 -> max-pool 2 -> BN -> ReLU
-    -> dense 512 -> dropout 0.25 -> dense 10. Batch norm lets it train at twice the
-    Deep MNIST CNN's learning rate; 3x3 kernels cost 9/25 of 5x5 ones. Batch norm and
-    ReLU come after the pooling, on a quarter of the activations (max-pooling commutes
-    with ReLU): 1.17x the examples/s of conv -> BN -> ReLU -> pool, and more accurate
-    on Fashion-MNIST's eval split (BENCHMARKS.md).
-    """
-    return (
-        _conv_pool_bn_relu(32, "block1")
-        + _conv_pool_bn_relu(64, "block2")
-        + [
-            layers.Flatten(name="flatten"),
-            layers.Dense(512, activation="relu", name="dense"),
-            layers.Dropout(0.25, name="dropout"),
-            layers.Dense(feature_schema.NUM_CLASSES, name="logits"),
-        ]
-    )
-
-
-# The networks by --model name: each a function returning fresh layers, [batch, 28, 28, 1] in, logits out.
-NETWORKS = {CNN: cnn_layers, VGG: vgg_layers, FAST: fast_layers}
-
-
 def model_fn(features, labels, mode, params):
     """The Estimator's model_fn.
 
@@ -126,7 +40,7 @@ def model_fn(features, labels, mode, params):
       features: {IMAGE_KEY: float32 [batch, IMAGE_PIXELS]}, normalized by tf.Transform.
       labels: int64 [batch] class indices (None in PREDICT mode).
       mode: a ModeKeys value.
-      params: as `HParams.model_params` makes it: {"model": a NETWORKS key,
+      params: as `HParams.model_params` makes it: {"model": a networks.NETWORKS key,
         "learning_rate": float (Adam's peak rate), "decay_steps": int or None
         (cosine decay of the rate to 0 over this many steps; None: constant),
         "warmup_steps": int (linear warm-up from 0 over this many steps; 0: none),
@@ -144,13 +58,13 @@ def model_fn(features, labels, mode, params):
     Raises:
       ValueError: an unknown params["model"].
     """
-    if params["model"] not in NETWORKS:
-        raise ValueError(f"unknown model {params['model']!r}: expected one of {MODELS}")
+    if params["model"] not in networks.NETWORKS:
+        raise ValueError(f"unknown model {params['model']!r}: expected one of {networks.MODELS}")
     training = mode == ModeKeys.TRAIN
     images = tf.reshape(
         features[feature_schema.IMAGE_KEY], [-1, feature_schema.IMAGE_HEIGHT, feature_schema.IMAGE_WIDTH, 1]
     )
-    network = NETWORKS[params["model"]]()
+    network = networks.NETWORKS[params["model"]].layers()
     if params.get("test_time_flips") and not training:
         # Test-time augmentation: one pass over the images and their mirror images (a
         # batch of two runs faster than two of one), then the mean of each pair's logits.

@@ -7,7 +7,7 @@ import tensorflow_transform as tft
 
 from estimator import EstimatorSpec, ModeKeys, export
 from schemas import features, layout
-from trainer import inputs, model
+from trainer import inputs, model, networks
 from trainer.hparams import HParams
 
 v1 = tf.compat.v1
@@ -65,7 +65,7 @@ def test_input_fn_needs_files():
         inputs.input_fn([], None, 8, ModeKeys.TRAIN)
 
 
-@pytest.mark.parametrize("name", model.MODELS)
+@pytest.mark.parametrize("name", networks.MODELS)
 def test_model_fn_in_all_modes(name):
     params = HParams(model=name).model_params(1000, [str(i) for i in range(10)], "fashion_mnist")
     rng = np.random.default_rng(0)
