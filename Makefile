@@ -7,7 +7,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= data/fashion-mnist
 OUT_DIR ?= out
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install demo data preprocess tensorboard-screenshot test test-fast lint format bench bench-full clean lock
 

@@ -24,6 +24,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+from common import console
 from common.errors import UserError
 
 
@@ -45,17 +46,36 @@ class _DropUserErrorTracebacks(logging.Filter):
         return not any(f"{name}: " in message for name in _qualified_names())
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """Logs INFO (or DEBUG) lines with a time stamp to stderr; see _DropUserErrorTracebacks."""
+# Beam's loggers that tell a Dataflow user where the job is and how it goes (its console URL,
+# state changes, worker errors relayed from the service), kept at INFO when the rest of Beam is not.
+DATAFLOW_LOGGERS = (
+    "apache_beam.runners.dataflow.dataflow_runner",
+    "apache_beam.runners.dataflow.internal.apiclient",
+)
+
+
+def setup_logging(verbosity: int = 0) -> None:
+    """Logs INFO (DEBUG at verbosity 2) lines with a time stamp to stderr; see _DropUserErrorTracebacks.
+
+    Libraries (Beam, absl, TensorFlow) log WARNING and above at verbosity 0, less
+    TensorFlow's notices about its own internals (`console.TensorFlowNotices`); INFO
+    at 1 (-v); DEBUG at 2 (-vv). Beam's DATAFLOW_LOGGERS always log INFO.
+    """
+    verbosity = int(verbosity)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbosity >= 2 else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropUserErrorTracebacks())
+        if verbosity == 0:
+            handler.addFilter(console.TensorFlowNotices())
+    libraries = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     for noisy in ("apache_beam", "absl", "tensorflow", "root"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(libraries)
+    for name in DATAFLOW_LOGGERS:
+        logging.getLogger(name).setLevel(min(libraries, logging.INFO))
 
 
 def user_error(error: BaseException) -> UserError | None:

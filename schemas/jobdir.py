@@ -4,7 +4,9 @@ The trainer writes it; `trainer.predict`, the report, benchmarks and tools read 
 tests check it. Every name below is written once, here:
 
     JOB_DIR/
-      hparams.json                 the run's hyperparameters (trainer/hparams.py)
+      hparams.json                 the run's resolved hyperparameters, schedule and environment
+      hparams.<stamp>.json         an earlier hparams.json a resume with other values superseded
+      metrics_history.csv          one row per evaluation: epoch, step, time, every metric
       data.json                    the pinned identity of the data it trains on (trainer/data.py)
       checkpoint, model.ckpt-N.*   tf.estimator's own names (the Saver's)
       events.out.tfevents.*        training summaries; eval/ and eval_test/ hold evaluations'
@@ -20,15 +22,23 @@ readers need not build an Estimator. All file access goes through `tf.io.gfile`
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import posixpath
+import time
 
 import tensorflow as tf
 
 from common.errors import ConfigError, DataError
 
 HPARAMS_FILE = "hparams.json"
+HPARAMS_HISTORY_FILE = "hparams.{stamp}.json"  # an earlier hparams.json, by when it was written
+HPARAMS_WRITTEN_KEY = "written"  # when hparams.json was written (UTC); not compared on resume
+METRICS_HISTORY_FILE = "metrics_history.csv"
+# The leading columns of metrics_history.csv; the metrics follow, sorted by name (Keras' CSVLogger's order).
+METRICS_HISTORY_INDEX = ("epoch", "step", "time")
 DATA_PIN_FILE = "data.json"
 EXPORT_DIR = "export"  # tf.estimator's: MODEL_DIR/export/<exporter name>/
 LATEST_EXPORTER = "latest"
@@ -98,8 +108,88 @@ def read_hparams(job_dir: str) -> dict | None:
 
 
 def write_hparams(job_dir: str, hparams: dict) -> str:
-    """Writes hparams.json; returns its path."""
-    return _write_json(hparams_path(job_dir), hparams)
+    """Writes hparams.json, stamped with the time; an earlier hparams.json with other values
+    is kept beside it as hparams.<its stamp>.json, never overwritten. Returns its path.
+
+    Raises:
+      ConfigError: the earlier hparams.json is not a JSON object.
+    """
+    earlier = read_hparams(job_dir)
+    stamped = dict(hparams, **{HPARAMS_WRITTEN_KEY: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())})
+    if earlier is not None and _unstamped(earlier) != _unstamped(stamped):
+        stamp = str(earlier.get(HPARAMS_WRITTEN_KEY) or "earlier")
+        history = join(job_dir, HPARAMS_HISTORY_FILE.format(stamp=stamp))
+        suffix = 1
+        while tf.io.gfile.exists(history):
+            suffix += 1
+            history = join(job_dir, HPARAMS_HISTORY_FILE.format(stamp=f"{stamp}-{suffix}"))
+        tf.io.gfile.rename(hparams_path(job_dir), history)
+    elif earlier is not None:
+        return hparams_path(job_dir)  # the same values: the first run's record stands
+    return _write_json(hparams_path(job_dir), stamped)
+
+
+def _unstamped(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != HPARAMS_WRITTEN_KEY}
+
+
+def hparams_history(job_dir: str) -> list[str]:
+    """The earlier hparams.json files a job dir keeps (hparams.<stamp>.json), oldest first."""
+    prefix, suffix = HPARAMS_HISTORY_FILE.split("{stamp}")
+    names = [n for n in tf.io.gfile.listdir(job_dir) if n.startswith(prefix) and n.endswith(suffix)]
+    return [join(job_dir, n) for n in sorted(n for n in names if n != HPARAMS_FILE)]
+
+
+def metrics_history_path(job_dir: str) -> str:
+    return join(job_dir, METRICS_HISTORY_FILE)
+
+
+def read_metrics_history(job_dir: str) -> list[dict]:
+    """The rows of metrics_history.csv ([] before the first evaluation): "time" a string,
+    "step" an int, every other column a float (None where a row has no value)."""
+    path = metrics_history_path(job_dir)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        rows = list(csv.DictReader(io.StringIO(f.read())))
+    return [
+        {
+            k: (v if k == "time" else int(v) if k == "step" else float(v) if v not in ("", "NA") else None)
+            for k, v in row.items()
+        }
+        for row in rows
+    ]
+
+
+def append_metrics_history(job_dir: str, row: dict) -> bool:
+    """Adds an evaluation's row to metrics_history.csv, written as Keras' CSVLogger writes
+    its file (a header, then one comma-separated row per evaluation; the index columns
+    METRICS_HISTORY_INDEX first, then the metrics sorted by name). The file is rewritten
+    through a temporary sibling (Cloud Storage has no append).
+
+    Args:
+      row: {"epoch": float, "step": int, "time": str, metric name: float, ...}.
+
+    Returns:
+      False, writing nothing, when the file already has a row for row["step"]
+      (the final evaluation of a checkpoint already evaluated, or a resume).
+    """
+    rows = read_metrics_history(job_dir)
+    if any(r["step"] == row["step"] for r in rows):
+        return False
+    rows.append(row)
+    metrics = sorted({k for r in rows for k in r} - set(METRICS_HISTORY_INDEX))
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=[*METRICS_HISTORY_INDEX, *metrics], restval="", lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    path = metrics_history_path(job_dir)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        f.write(out.getvalue())
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    return True
 
 
 @dataclasses.dataclass(frozen=True)

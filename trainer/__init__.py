@@ -2,6 +2,8 @@
 
 import os
 
+from common import console as _console
+
 # Before any TensorFlow import: tf_keras (Keras 2) as tf.keras, which tf.compat.v1.layers
 # and tf.Transform need on TensorFlow 2.16+.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -10,3 +12,5 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # 1.4-1.5x faster (BENCHMARKS.md); results differ from the default kernels only by
 # floating-point rounding. TF_ENABLE_ONEDNN_OPTS=0 turns them off.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# TensorFlow's C++ INFO lines off (warnings and errors stay; -vv turns them on), before it loads.
+_console.set_defaults()

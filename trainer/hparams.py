@@ -3,8 +3,8 @@
 Each field's default is written once, here; `add_flags` turns the fields into
 `--kebab-case` flags with those defaults and `from_flags` back into an
 `HParams`, so the command line and the dataclass cannot disagree. The values are
-saved as JOB_DIR/hparams.json next to the checkpoints (schemas/jobdir.py). No
-TensorFlow import: the entry point parses its flags before TensorFlow loads.
+saved, resolved (`HParams.resolved`), as JOB_DIR/hparams.json next to the
+checkpoints (schemas/jobdir.py). No TensorFlow import: the entry point parses its flags before TensorFlow loads.
 """
 
 from __future__ import annotations
@@ -65,11 +65,12 @@ class HParams:
     warmup_epochs: float = _field(0.3, "linear warm-up of the learning rate from 0 over this many epochs")
     label_smoothing: float = _field(0.1, "label smoothing of the training loss (Szegedy et al. 2016)")
     eval_steps: int | None = _field(None, "batches per evaluation (default: the whole eval split)")
-    save_checkpoints_steps: int = _field(
-        1000, "checkpoint (and evaluate, at most every --throttle-secs) every N steps"
+    save_checkpoints_steps: int | None = _field(
+        None,
+        "checkpoint and evaluate (at most every --throttle-secs) every N steps (default: once per epoch)",
     )
     keep_checkpoint_max: int = _field(5, "checkpoints (and latest exports) to keep")
-    throttle_secs: int = _field(60, "at least this many seconds between evaluations")
+    throttle_secs: int = _field(0, "at least this many seconds between evaluations")
     shuffle_buffer: int = _field(10_000, "examples in the training shuffle buffer")
     seed: int = _field(42, "graph and shuffle seed")
     log_step_count_steps: int = _field(100, "log loss and examples/s every N steps", flag="--log-steps")
@@ -77,12 +78,12 @@ class HParams:
     def __post_init__(self):
         if self.model not in MODELS:
             raise ConfigError(f"--model must be one of {MODELS}, got {self.model!r}")
-        positive = ("batch_size", "save_checkpoints_steps", "keep_checkpoint_max", "shuffle_buffer")
+        positive = ("batch_size", "keep_checkpoint_max", "shuffle_buffer")
         for name in positive + ("log_step_count_steps",):
             _check_int(name, getattr(self, name), 1, MAX_STEPS)
         _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         _check_int("throttle_secs", self.throttle_secs, 0, MAX_STEPS)
-        for name in ("train_steps", "eval_steps"):
+        for name in ("train_steps", "eval_steps", "save_checkpoints_steps"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), 1, MAX_STEPS)
         if self.train_steps is not None and self.num_epochs is not None:
@@ -116,6 +117,37 @@ class HParams:
             raise ConfigError(f"--num-epochs {epochs} means {steps} steps, more than the {MAX_STEPS} allowed")
         return steps
 
+    def checkpoint_steps(self, train_examples: int) -> int:
+        """Steps between checkpoints (and evaluations): --save-checkpoints-steps, else one pass
+        over `train_examples` (rounded up: batches run across epochs)."""
+        return self.save_checkpoints_steps or max(1, math.ceil(train_examples / self.batch_size))
+
+    def resolved(self, train_examples: int, eval_examples: int, dataset: str) -> dict:
+        """Every field with the value this job uses in place of a default left to the data
+        (train_steps, num_epochs, augment, test_time_flips, eval_steps, save_checkpoints_steps),
+        plus the schedule: steps_per_epoch, and the learning rate's decay_steps (None:
+        constant) and warmup_steps.
+
+        Raises:
+          ConfigError: as `max_steps`.
+        """
+        steps = self.max_steps(train_examples)
+        params = self.model_params(train_examples, (), dataset)
+        epochs = self.num_epochs or (NETWORKS[self.model].default_epochs if not self.train_steps else None)
+        values = self.to_dict()
+        values.update(
+            train_steps=steps,
+            num_epochs=epochs if epochs else round(steps * self.batch_size / train_examples, 4),
+            augment=self.flips(dataset),
+            test_time_flips=params["test_time_flips"],
+            eval_steps=self.eval_steps or max(1, math.ceil(eval_examples / self.batch_size)),
+            save_checkpoints_steps=self.checkpoint_steps(train_examples),
+            steps_per_epoch=round(train_examples / self.batch_size, 4),
+            decay_steps=params["decay_steps"],
+            warmup_steps=params["warmup_steps"],
+        )
+        return values
+
     def model_params(self, train_examples: int, class_names, dataset: str) -> dict:
         """The params dict of trainer.model.model_fn for this schedule over
         `train_examples` of `dataset` (the manifest's name, e.g. "fashion_mnist").
@@ -139,12 +171,6 @@ class HParams:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-    def save(self, job_dir: str) -> str:
-        """Writes JOB_DIR/hparams.json (schemas/jobdir.py); returns its path."""
-        from schemas import jobdir  # TensorFlow: not before the flags are parsed
-
-        return jobdir.write_hparams(job_dir, self.to_dict())
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

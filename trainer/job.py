@@ -28,7 +28,7 @@ from common.paths import check_literal
 from estimator import export_dirs
 from schemas import jobdir, layout
 from schemas import manifest as manifest_lib
-from trainer import data, inputs, model, serving, vertex
+from trainer import console, data, inputs, model, runinfo, serving, vertex
 from trainer import hparams as hparams_lib
 
 _LOG = logging.getLogger("trainer")
@@ -103,12 +103,12 @@ def _check_restored(error: tf.errors.OpError, job_dir: str, model_name: str) -> 
         ) from None
 
 
-def _run_config(job_dir: str, hparams: hparams_lib.HParams) -> tfe.RunConfig:
+def _run_config(job_dir: str, hparams: hparams_lib.HParams, train_examples: int) -> tfe.RunConfig:
     try:
         return tfe.RunConfig(
             model_dir=job_dir,
             tf_random_seed=hparams.seed,
-            save_checkpoints_steps=hparams.save_checkpoints_steps,
+            save_checkpoints_steps=hparams.checkpoint_steps(train_examples),
             keep_checkpoint_max=hparams.keep_checkpoint_max,
             log_step_count_steps=hparams.log_step_count_steps,
         )
@@ -130,6 +130,11 @@ class _Plan:
     @property
     def max_steps(self) -> int:
         return self.hparams.max_steps(self.manifest.splits[layout.TRAIN].examples)
+
+    @property
+    def epoch_steps(self) -> float:
+        """Steps per pass over the train split (batches run across epochs: a float)."""
+        return self.manifest.splits[layout.TRAIN].examples / self.hparams.batch_size
 
     def input_fn(self, split: str, mode: str):
         """The input_fn of a split's shards. Each task of a cluster shuffles with its own seed:
@@ -163,24 +168,37 @@ def _prepare(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_d
     manifest = data.open_data_dir(data_dir, deep=verify_data)
     hparams.max_steps(manifest.splits[layout.TRAIN].examples)  # a schedule the data cannot support fails here
     check_job_dir(job_dir, hparams)
-    config = _run_config(job_dir, hparams)
+    config = _run_config(job_dir, hparams, manifest.splits[layout.TRAIN].examples)
     if config.is_chief:
         data.pin(job_dir, data_dir, manifest)
-        hparams.save(job_dir)
+        runinfo.save(job_dir, hparams, manifest)
     return _Plan(data_dir, job_dir, hparams, manifest, config, tft.TFTransformOutput(data_dir))
 
 
 def _specs(plan: _Plan) -> tuple[tfe.TrainSpec, tfe.EvalSpec]:
-    """train_and_evaluate's specs: the train split to max_steps; the eval split, exported by
-    a LatestExporter and a BestExporter (highest eval accuracy)."""
+    """train_and_evaluate's specs: the train split to max_steps, with a progress line per
+    epoch; the eval split, logged (console.EvaluationLog) and exported by a LatestExporter
+    and a BestExporter (highest eval accuracy)."""
     receiver_fn = plan.serving_input_receiver_fn()
     exporters = [
+        console.EvaluationLog(plan.job_dir, plan.epoch_steps),
         tfe.LatestExporter(
             jobdir.LATEST_EXPORTER, receiver_fn, exports_to_keep=plan.hparams.keep_checkpoint_max
         ),
         tfe.BestExporter(jobdir.BEST_EXPORTER, receiver_fn, compare_fn=_higher_accuracy, exports_to_keep=1),
     ]
-    train_spec = tfe.TrainSpec(plan.input_fn(layout.TRAIN, tfe.ModeKeys.TRAIN), max_steps=plan.max_steps)
+    progress = console.ProgressHook(
+        plan.max_steps,
+        plan.epoch_steps,
+        plan.hparams.batch_size,
+        console.progress_interval(plan.max_steps, plan.epoch_steps),
+    )
+    train_spec = tfe.TrainSpec(
+        plan.input_fn(layout.TRAIN, tfe.ModeKeys.TRAIN),
+        max_steps=plan.max_steps,
+        hooks=[progress],
+        saving_listeners=[progress.listener()],
+    )
     eval_spec = tfe.EvalSpec(
         plan.input_fn(layout.EVAL, tfe.ModeKeys.EVAL),
         steps=plan.hparams.eval_steps,
@@ -223,10 +241,12 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
     """
     plan = _prepare(data_dir, job_dir, hparams, verify_data)
     _LOG.info(
-        "training %s to step %d, batch %d; model_dir %s",
+        "training %s for %s epochs (%d steps of %d examples), evaluating every %d steps; job dir %s",
         hparams.model,
+        f"{plan.max_steps / plan.epoch_steps:.3g}",
         plan.max_steps,
         hparams.batch_size,
+        plan.config.save_checkpoints_steps,
         job_dir,
     )
     params = hparams.model_params(

@@ -21,7 +21,9 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from common import cli
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from common import cli, console
 from common.paths import check_literal
 from trainer import hparams as hparams_lib
 from trainer import vertex
@@ -37,7 +39,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_
         help="before training, hash every shard and count its records against the manifest"
         " (always: the shard list, sizes and the transform's hash)",
     )
-    parser.add_argument("--verbose", action="store_true", help="TensorFlow's DEBUG logs too")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: tf.estimator's full INFO log (RunConfig, every evaluation batch, exports);"
+        " -vv: DEBUG, and TensorFlow's C++ INFO lines",
+    )
     hparams_lib.add_flags(parser)
     args = parser.parse_args(argv)
     args.job_dir = vertex.job_dir(args.job_dir)
@@ -51,13 +60,16 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_
 def run(argv: Sequence[str] | None = None):
     """Parses flags, trains, prints the results; returns the `trainer.job.Result`."""
     args, hparams = parse_args(argv)
-    cli.setup_logging()
-    logging.getLogger("trainer").setLevel(logging.INFO)
-    # The Estimator logs as tf.estimator did, through TensorFlow's logger ("tensorflow").
-    logging.getLogger("tensorflow").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    from trainer import job  # TensorFlow: only once the flags are good
+    console.set_cpp_verbosity(args.verbose)
+    # The Estimator logs as tf.estimator did, through TensorFlow's logger ("tensorflow"):
+    # WARNING by default, INFO at -v; the job's own lines are the "trainer" logger's.
+    cli.setup_logging(args.verbose)
+    logging.getLogger("trainer").setLevel(logging.DEBUG if args.verbose >= 2 else logging.INFO)
+    console.import_tensorflow(args.verbose)  # only once the flags are good
+    from trainer import job
 
-    result = job.train(args.data_dir, args.job_dir, hparams, verify_data=args.verify_data)
+    with logging_redirect_tqdm(loggers=[logging.getLogger()]):
+        result = job.train(args.data_dir, args.job_dir, hparams, verify_data=args.verify_data)
     if result.test is None:
         return result
     for split, metrics in (("eval", result.eval), ("test", result.test)):

@@ -29,8 +29,41 @@ def test_hparams_round_trip_and_nothing_half_written(tmp_path):
     assert jobdir.read_hparams(job_dir) is None
     path = jobdir.write_hparams(job_dir, {"model": "fast", "batch_size": 128})
     assert path == jobdir.hparams_path(job_dir)
-    assert jobdir.read_hparams(job_dir) == {"model": "fast", "batch_size": 128}
+    written = jobdir.read_hparams(job_dir)
+    assert written.pop(jobdir.HPARAMS_WRITTEN_KEY)
+    assert written == {"model": "fast", "batch_size": 128}
     assert sorted(p.name for p in (tmp_path / "job").iterdir()) == [jobdir.HPARAMS_FILE]
+
+
+def test_a_resume_with_other_hparams_keeps_the_earlier_file(tmp_path):
+    job_dir = str(tmp_path)
+    jobdir.write_hparams(job_dir, {"model": "fast", "learning_rate": 0.002})
+    first = jobdir.read_hparams(job_dir)
+    jobdir.write_hparams(job_dir, {"model": "fast", "learning_rate": 0.002})  # the same values: kept as is
+    assert jobdir.read_hparams(job_dir) == first and jobdir.hparams_history(job_dir) == []
+    jobdir.write_hparams(job_dir, {"model": "fast", "learning_rate": 0.001})
+    (earlier,) = jobdir.hparams_history(job_dir)
+    assert json.loads(open(earlier).read()) == first
+    assert jobdir.read_hparams(job_dir)["learning_rate"] == 0.001
+    jobdir.write_hparams(job_dir, {"model": "fast", "learning_rate": 0.0005})
+    assert len(jobdir.hparams_history(job_dir)) == 2  # never overwritten, even within one second
+
+
+def test_metrics_history_is_written_as_keras_csv_logger_writes(tmp_path):
+    job_dir = str(tmp_path)
+    assert jobdir.read_metrics_history(job_dir) == []
+    row = {"epoch": 1.0, "step": 10, "time": "2026-12-03T00:00:00Z", "loss": 0.5, "accuracy": 0.75}
+    assert jobdir.append_metrics_history(job_dir, row)
+    assert not jobdir.append_metrics_history(job_dir, dict(row, loss=0.4))  # step 10 is recorded
+    assert jobdir.append_metrics_history(job_dir, dict(row, epoch=2.0, step=20, auc=0.9))
+    text = (tmp_path / jobdir.METRICS_HISTORY_FILE).read_text()
+    assert text.splitlines() == [
+        "epoch,step,time,accuracy,auc,loss",
+        "1.0,10,2026-12-03T00:00:00Z,0.75,,0.5",
+        "2.0,20,2026-12-03T00:00:00Z,0.75,0.9,0.5",
+    ]
+    first, second = jobdir.read_metrics_history(job_dir)
+    assert first == {**row, "auc": None} and second["step"] == 20 and second["auc"] == 0.9
 
 
 def test_data_pin_round_trip(tmp_path):
