@@ -1,11 +1,13 @@
 """The preprocessing job: IDX pairs -> tf.Transform -> sharded GZIP TFRecords.
 
-    train-* pair --ReadForAnalysis--> train records --AnalyzeDataset--> transform_fn
-    train-*, t10k-* pairs --Read--> train | eval | test (deterministic split, splits.py)
-    each split --Transform (transform_fn)--> --WriteShards--> SPLIT/part-SSSSS-of-NNNNN.tfrecord.gz
+    train-* pair --ReadForAnalysis--> train records --+
+    train-*, t10k-* pairs --Read--> train | eval | test --AnalyzeAndTransform--> transform_fn,
+        each split transformed by it --WriteTrain|Eval|Test--> SPLIT/part-SSSSS-of-NNNNN.tfrecord.gz
+    transform_fn --WriteTransformFn--> transform_fn/, transformed_metadata/
 
-The analyzers see the train split only; every split is transformed by the same
-transform_fn. The training pair is read twice, once to analyze and once to
+The steps are the composites of transforms.py (the train/eval split is
+deterministic: splits.py). The analyzers see the train split only; every split
+is transformed by the same transform_fn. The training pair is read twice, once to analyze and once to
 transform, rather than read once and kept: a runner must otherwise materialize
 the whole raw split between analysis and transform (the local runner, in
 memory). Raw data enters tf.Transform as Arrow RecordBatches (TFXIO) and leaves
@@ -31,17 +33,15 @@ import tensorflow_transform.beam as tft_beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
-from tfx_bsl.public import tfxio
 
 from common import idx
 from common.errors import InputNotFoundError
-from pipeline import outputs, preprocessing, sinks, sources, splits
+from pipeline import outputs, sinks, sources, splits, transforms
 from pipeline.config import EXAMPLES_PER_SHARD, PreprocessConfig
 from schemas import features, layout
 from schemas import manifest as manifest_lib
 
 DEFAULT_RUNNER = "FnApiRunner"  # Beam's in-process portable runner: no Prism download, same results offline
-_TELEMETRY = ["idx-tfrecords", "preprocess"]
 _LOG = logging.getLogger(__name__)
 
 
@@ -126,45 +126,22 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
-def _read(p: beam.Pipeline, label: str, tasks: list[sources.ReadTask], counter: str):
-    return (
-        p
-        | f"Plan{label}" >> beam.Create(tasks)
-        | f"Spread{label}" >> beam.Reshuffle()
-        | label >> beam.ParDo(sources.ReadIdxRecordBatches(counter)).with_outputs(*layout.SPLITS)
-    )
-
-
 def build_pipeline(p: beam.Pipeline, config: PreprocessConfig, pairs, shards, staging_dir: str) -> None:
     """Adds the whole job to `p`, writing into `staging_dir`; `shards` as `shard_counts`."""
     train_tasks = sources.plan_reads(
         pairs[sources.TRAINING_SOURCE], layout.TRAIN, shards[layout.TRAIN], config.eval_fraction
     )
     test_tasks = sources.plan_reads(pairs[sources.TEST_SOURCE], layout.TEST, shards[layout.TEST])
-    analysis_raw = _read(p, "ReadForAnalysis", train_tasks, "images_analyzed")[layout.TRAIN]
-    raw = _read(p, "Read", train_tasks + test_tasks, "images_read")
-    raw_tfxio = tfxio.TFExampleBeamRecord(
-        physical_format="inmem", telemetry_descriptors=_TELEMETRY, schema=features.load_raw_schema()
+    analysis = p | "ReadForAnalysis" >> transforms.ReadSplits(train_tasks, "images_analyzed", (layout.TRAIN,))
+    raw = p | "Read" >> transforms.ReadSplits(train_tasks + test_tasks, "images_read")
+    transformed, transform_fn = (analysis[layout.TRAIN], raw) | "AnalyzeAndTransform" >> (
+        transforms.AnalyzeAndTransform(config.normalization, layout.temp_dir(staging_dir))
     )
-    adapter_config = tfxio.TensorAdapterConfig(
-        arrow_schema=sources.read_arrow_schema(), tensor_representations=raw_tfxio.TensorRepresentations()
-    )
-    with tft_beam.Context(temp_dir=layout.join(staging_dir, "tmp"), passthrough_keys={sources.SHARD_COLUMN}):
-        transform_fn = (
-            analysis_raw,
-            adapter_config,
-        ) | "AnalyzeTrain" >> tft_beam.AnalyzeDataset(
-            preprocessing.make_preprocessing_fn(config.normalization)
+    for split in layout.SPLITS:
+        _ = transformed[split] | f"Write{split.title()}" >> transforms.WriteSplit(
+            staging_dir, split, shards[split]
         )
-        for split in layout.SPLITS:
-            transformed, _ = (
-                (raw[split], adapter_config),
-                transform_fn,
-            ) | f"Transform{split.title()}" >> tft_beam.TransformDataset(output_record_batches=True)
-            _ = transformed | f"Write{split.title()}" >> beam.ParDo(
-                sinks.WriteShards(staging_dir, split, shards[split])
-            )
-        _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(staging_dir)
+    _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(staging_dir)
 
 
 def _counter(result, name: str) -> int:
@@ -216,6 +193,58 @@ def _written_splits(staging_dir: str, shards: dict[str, int], counts: dict[str, 
     return written
 
 
+def _prepare_output(config: PreprocessConfig) -> None:
+    """Recovers an interrupted --overwrite, refuses a bad output dir, names stale staging dirs."""
+    outputs.recover(config.output_dir)
+    outputs.check_output_dir(config.output_dir, config.overwrite, config.input_dir)
+    stale = outputs.stale_staging_dirs(config.output_dir)
+    if stale:
+        _LOG.warning(
+            "staging directories of earlier runs that did not finish (delete them once no run uses them): %s",
+            ", ".join(stale),
+        )
+
+
+def _run_beam(config: PreprocessConfig, options: PipelineOptions, pairs, shards, staging_dir: str):
+    """Writes the raw metadata, runs the Beam job into `staging_dir` and returns its result.
+
+    Raises:
+      PipelineError: the job did not end in state DONE.
+    """
+    metadata_io.write_metadata(
+        dataset_metadata.DatasetMetadata(features.load_raw_schema()),
+        layout.join(staging_dir, layout.RAW_METADATA_DIR),
+    )
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, config, pairs, shards, staging_dir)
+    result = p.run()
+    state = result.wait_until_finish()
+    if state != beam.runners.runner.PipelineState.DONE:
+        raise PipelineError(f"pipeline ended in state {state}")
+    return result
+
+
+def _manifest(config, options, result, inputs, written_splits, staging_dir, started) -> manifest_lib.Manifest:
+    """The manifest of a finished job (see schemas/manifest.py)."""
+    return manifest_lib.Manifest(
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        dataset=config.dataset,
+        class_names=features.class_names(config.dataset),
+        inputs=inputs,
+        splits=written_splits,
+        transform_sha256=manifest_lib.transform_sha256(staging_dir),
+        options={
+            **{k: v for k, v in dataclasses.asdict(config).items() if k not in ("input_dir", "output_dir")},
+            "split_seed": splits.DEFAULT_SEED,
+            "runner": str(options.view_as(StandardOptions).runner),
+            "images_read": _counter(result, "images_read"),
+            "images_analyzed": _counter(result, "images_analyzed"),  # the training file's second read
+        },
+        versions=_versions(),
+        wall_time_seconds=round(time.time() - started, 1),
+    )
+
+
 def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = ()) -> manifest_lib.Manifest:
     """Runs the job and commits its outputs to `config.output_dir`.
 
@@ -234,14 +263,7 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
       Exception: whatever the runner raises; nothing is left in output_dir.
     """
     started = time.time()
-    outputs.recover(config.output_dir)
-    outputs.check_output_dir(config.output_dir, config.overwrite, config.input_dir)
-    stale = outputs.stale_staging_dirs(config.output_dir)
-    if stale:
-        _LOG.warning(
-            "staging directories of earlier runs that did not finish (delete them once no run uses them): %s",
-            ", ".join(stale),
-        )
+    _prepare_output(config)
     pairs = open_inputs(config.input_dir)
     counts = expected_counts(pairs, config.eval_fraction)
     shards = shard_counts(pairs, config.num_shards)
@@ -250,42 +272,13 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
     _LOG.info("staging outputs in %s", staging_dir)
     try:
         inputs = _input_records(pairs)
-        metadata_io.write_metadata(
-            dataset_metadata.DatasetMetadata(features.load_raw_schema()),
-            layout.join(staging_dir, layout.RAW_METADATA_DIR),
-        )
-        p = beam.Pipeline(options=options)
-        build_pipeline(p, config, pairs, shards, staging_dir)
-        result = p.run()
-        state = result.wait_until_finish()
-        if state != beam.runners.runner.PipelineState.DONE:
-            raise PipelineError(f"pipeline ended in state {state}")
+        result = _run_beam(config, options, pairs, shards, staging_dir)
         written = {split: _counter(result, f"examples_written_{split}") for split in layout.SPLITS}
         if written != counts:
             raise PipelineError(f"examples written {written} differ from the inputs' {counts}")
         written_splits = _written_splits(staging_dir, shards, counts)
-        outputs.discard(layout.join(staging_dir, "tmp"))
-        manifest = manifest_lib.Manifest(
-            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            dataset=config.dataset,
-            class_names=features.class_names(config.dataset),
-            inputs=inputs,
-            splits=written_splits,
-            transform_sha256=manifest_lib.transform_sha256(staging_dir),
-            options={
-                **{
-                    k: v
-                    for k, v in dataclasses.asdict(config).items()
-                    if k not in ("input_dir", "output_dir")
-                },
-                "split_seed": splits.DEFAULT_SEED,
-                "runner": str(options.view_as(StandardOptions).runner),
-                "images_read": _counter(result, "images_read"),
-                "images_analyzed": _counter(result, "images_analyzed"),  # the training file's second read
-            },
-            versions=_versions(),
-            wall_time_seconds=round(time.time() - started, 1),
-        )
+        outputs.discard(layout.temp_dir(staging_dir))
+        manifest = _manifest(config, options, result, inputs, written_splits, staging_dir, started)
         outputs.commit(staging_dir, config.output_dir, manifest, config.overwrite)
     except BaseException:
         outputs.discard(staging_dir)

@@ -12,12 +12,13 @@ runner's bundles. Here a shard's batches arrive together from one read task in
 one bundle, so each file is written in one pass with no shuffle, and the shard
 contents depend only on the input, never on the runner.
 
-A shard is written to a temporary file under the staging directory's tmp/ and
-renamed into place when complete, so a retried bundle rewrites the same file
-and a failed attempt leaves nothing where outputs go. Beside it, under
-tmp/shards/, goes a small JSON record of the shard (`schemas.manifest.Shard`:
-its record count, size and sha256, hashed by reading the closed file back),
-from which the driver builds the manifest and checks the counts before commit.
+A shard is written to a temporary file under the staging directory's
+`layout.TEMP_DIR` and renamed into place when complete, so a retried bundle
+rewrites the same file and a failed attempt leaves nothing where outputs go.
+Beside it goes a small JSON record of the shard (`schemas.manifest.Shard`: its
+record count, size and sha256, hashed by reading the closed file back), from
+which the driver builds the manifest and checks the counts before commit; the
+same record is the DoFn's output element, one per shard file written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import uuid
 import apache_beam as beam
 import pyarrow as pa
 import tensorflow as tf
+from apache_beam.transforms.window import GlobalWindows
 from tfx_bsl.public import tfxio
 
 from pipeline.sources import COUNTER_NAMESPACE, SHARD_COLUMN
@@ -55,7 +57,7 @@ def shard_of(record_batch: pa.RecordBatch) -> int:
 
 
 def _records_dir(output_dir: str) -> str:
-    return layout.join(output_dir, "tmp", "shard-records")
+    return layout.temp_dir(output_dir, layout.TEMP_SHARD_RECORDS)
 
 
 def _record_path(output_dir: str, relative_shard_path: str) -> str:
@@ -99,7 +101,7 @@ def read_shards(output_dir: str, split: str, num_shards: int) -> tuple[manifest_
 
 
 class WriteShards(beam.DoFn):
-    """(RecordBatch, passthrough) of one split -> its shard files (no output elements).
+    """(RecordBatch, passthrough) of one split -> its shard files; emits a `manifest.Shard` per file.
 
     Args:
       output_dir: the directory holding SPLIT/ (the run's staging directory).
@@ -130,7 +132,7 @@ class WriteShards(beam.DoFn):
             tf.io.gfile.makedirs(directory)
 
     def _temporary_dir(self) -> str:
-        return layout.join(self._output_dir, "tmp", "shards")
+        return layout.temp_dir(self._output_dir, layout.TEMP_SHARDS)
 
     def start_bundle(self):
         self._current, self._closed = None, set()
@@ -144,7 +146,8 @@ class WriteShards(beam.DoFn):
                     f"{self._split} shard {shard} arrived in two runs within one bundle; expected each"
                     " shard's batches together"
                 )
-            self._close()
+            if self._current is not None:
+                yield self._close()
             temporary = layout.join(self._temporary_dir(), f"{self._split}-{shard:05d}-{uuid.uuid4().hex}")
             self._current = [shard, temporary, tf.io.TFRecordWriter(temporary, shard_options()), 0]
         writer = self._current[2]
@@ -154,15 +157,14 @@ class WriteShards(beam.DoFn):
         self._written.inc(record_batch.num_rows)
 
     def finish_bundle(self):
-        self._close()
+        if self._current is not None:
+            yield GlobalWindows.windowed_value(self._close())
 
-    def _close(self) -> None:
-        if self._current is None:
-            return
+    def _close(self) -> manifest_lib.Shard:
         shard, temporary, writer, examples = self._current
         self._current = None
         writer.close()
         relative = layout.shard_path(self._split, shard, self._num_shards)
         tf.io.gfile.rename(temporary, layout.join(self._output_dir, relative), overwrite=True)
-        finish_shard(self._output_dir, relative, examples)
         self._closed.add(shard)
+        return finish_shard(self._output_dir, relative, examples)

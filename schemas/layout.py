@@ -39,11 +39,22 @@ REPLACED_INFIX = ".replaced-"
 # Inside OUTPUT_DIR while a commit moves files in object by object (gs://): marks a
 # partial output as this pipeline's, so --overwrite may replace it.
 COMMIT_MARKER = "_COMMIT_IN_PROGRESS"
+# Inside a staging directory only, deleted before the commit: tf.Transform's temporary
+# files (TEMP_DIR/) and the shard writer's (TEMP_DIR/TEMP_SHARDS/: files being written,
+# TEMP_DIR/TEMP_SHARD_RECORDS/: one JSON record of each finished shard).
+TEMP_DIR = "tmp"
+TEMP_SHARDS = "shards"
+TEMP_SHARD_RECORDS = "shard-records"
 
 
 def join(*parts: str) -> str:
     """Joins path parts with '/', for local paths and URLs such as gs:// alike."""
     return posixpath.join(*parts)
+
+
+def temp_dir(staging_dir: str, *parts: str) -> str:
+    """Returns STAGING_DIR/TEMP_DIR/parts...: working files of a run, never committed."""
+    return join(staging_dir, TEMP_DIR, *parts)
 
 
 def split_dir(output_dir: str, split: str) -> str:

@@ -89,9 +89,10 @@ def test_write_shards_writes_one_file_per_shard_and_leaves_no_temporary_file(tmp
     writer = sinks.WriteShards(str(tmp_path), layout.EVAL, 3)
     writer.setup()
     writer.start_bundle()
+    emitted = []
     for labels, shard in (([1, 2], 0), ([3], 0), ([4, 5, 6], 2)):
-        writer.process(_transformed(labels, shard))
-    writer.finish_bundle()
+        emitted += writer.process(_transformed(labels, shard))
+    emitted += [value.value for value in writer.finish_bundle()]
     listed = sinks.read_shards(str(tmp_path), layout.EVAL, 3)  # writes the empty shard 1
     assert [s.path for s in listed] == [f"eval/part-0000{i}-of-00003.tfrecord.gz" for i in range(3)]
     assert [s.examples for s in listed] == [3, 0, 3]
@@ -99,16 +100,17 @@ def test_write_shards_writes_one_file_per_shard_and_leaves_no_temporary_file(tmp
     assert [_labels_in(f) for f in files] == [[1, 2, 3], [], [4, 5, 6]]
     assert [s.sha256 for s in listed] == [manifest.file_sha256(f) for f in files]
     assert [s.bytes for s in listed] == [os.path.getsize(f) for f in files]
+    assert emitted == [listed[0], listed[2]]  # one record per file written, as it closes
     first = next(iter(tf.data.TFRecordDataset(files[0], compression_type=layout.SHARD_COMPRESSION)))
     assert list(tf.train.Example.FromString(first.numpy()).features.feature) == ["label"]  # shard dropped
-    assert tf.io.gfile.listdir(str(tmp_path / "tmp" / "shards")) == []
+    assert tf.io.gfile.listdir(layout.temp_dir(str(tmp_path), layout.TEMP_SHARDS)) == []
 
 
 def test_write_shards_refuses_a_shard_whose_batches_are_not_together(tmp_path):
     writer = sinks.WriteShards(str(tmp_path), layout.TRAIN, 2)
     writer.setup()
     writer.start_bundle()
-    writer.process(_transformed([1], 0))
-    writer.process(_transformed([2], 1))
+    list(writer.process(_transformed([1], 0)))
+    list(writer.process(_transformed([2], 1)))
     with pytest.raises(ValueError, match="train shard 0 arrived in two runs"):
-        writer.process(_transformed([3], 0))
+        list(writer.process(_transformed([3], 0)))
