@@ -14,6 +14,7 @@ silently trained on or exported with.
      "splits": {"train": {"examples": 54000, "shards": [
          {"path": "train/part-00000-of-00006.tfrecord.gz", "examples": 9000,
           "bytes": 6412345, "sha256": "…"}, …]}, "eval": …, "test": …},
+     "leakage": {"exact": {"test_in_train": 0, …}, "near": {…}},
      "inputs": {...}, "options": {...}, "versions": {...}, "created": "…", "wall_time_seconds": 6.1}
 
 All file access goes through `tf.io.gfile` (local paths and gs:// alike).
@@ -32,7 +33,10 @@ from common.errors import DataError, InputNotFoundError
 from schemas import layout
 
 PRODUCER = "idx-tfrecords"  # marks this project's outputs: only those may be overwritten
-FORMAT_VERSION = 2  # 2: per-shard examples/bytes/sha256, transform_sha256, metadata/ for the raw schema
+# 2: per-shard examples/bytes/sha256, transform_sha256, metadata/ for the raw schema.
+# 3: "leakage", the duplicate counts of statistics/ (a version 2 manifest reads with none).
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 _HASH_BLOCK = 1 << 22
 _TRANSFORM_DIRS = (layout.TRANSFORM_FN_DIR, layout.TRANSFORMED_METADATA_DIR)
 
@@ -76,7 +80,10 @@ class Manifest:
       versions: {distribution: version} of the stack that wrote it.
       created: ISO 8601 UTC time of the commit.
       wall_time_seconds: the run's duration.
-      format_version: FORMAT_VERSION of the writer.
+      leakage: {"exact" | "near": {count name: images}}, the duplicate counts of
+        statistics/ (pipeline/leakage.py names the counts); empty when the run
+        did not look (--dedup off, or a version 2 manifest).
+      format_version: FORMAT_VERSION of the writer (READABLE_VERSIONS are read).
       producer: PRODUCER.
     """
 
@@ -89,6 +96,7 @@ class Manifest:
     versions: Mapping[str, str] = dataclasses.field(default_factory=dict)
     created: str = ""
     wall_time_seconds: float = 0.0
+    leakage: Mapping[str, Mapping[str, int]] = dataclasses.field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     producer: str = PRODUCER
 
@@ -119,8 +127,9 @@ class Manifest:
         """Parses and validates a manifest.
 
         Raises:
-          DataError: not JSON, not this project's manifest, another format
-            version, or a field missing or of the wrong type (naming `source`).
+          DataError: not JSON, not this project's manifest, a format version not
+            in READABLE_VERSIONS, or a field missing or of the wrong type (naming
+            `source`).
         """
         try:
             payload = json.loads(text)
@@ -128,10 +137,12 @@ class Manifest:
             raise DataError(f"{source}: not valid JSON: {e}") from None
         if not isinstance(payload, dict) or payload.get("producer") != PRODUCER:
             raise DataError(f'{source}: not a manifest of {PRODUCER} (no "producer": "{PRODUCER}")')
-        if payload.get("format_version") != FORMAT_VERSION:
+        version = payload.get("format_version")
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+            readable = " or ".join(str(v) for v in READABLE_VERSIONS)
             raise DataError(
-                f"{source}: format_version {payload.get('format_version')!r}, but this version reads"
-                f" {FORMAT_VERSION}: preprocess the data again"
+                f"{source}: format_version {version!r}, but this version reads {readable}:"
+                " preprocess the data again"
             )
         try:
             splits = {
@@ -151,8 +162,13 @@ class Manifest:
                 versions=dict(payload.get("versions", {})),
                 created=str(payload.get("created", "")),
                 wall_time_seconds=float(payload.get("wall_time_seconds", 0.0)),
+                leakage={
+                    kind: {str(name): _int(n) for name, n in counts.items()}
+                    for kind, counts in payload.get("leakage", {}).items()
+                },
+                format_version=version,
             )
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise DataError(f"{source}: malformed manifest: {type(e).__name__}: {e}") from None
         for name, split in manifest.splits.items():
             counted = sum(shard.examples for shard in split.shards)
