@@ -10,19 +10,27 @@ this project's manifest, or an empty one) and never a directory that is, or
 holds, the inputs. Its commit keeps the earlier output beside the new one until
 the new one is complete, as `OUTPUT_DIR.replaced-<run id>`:
 
-- local directories (two renames): OUTPUT_DIR -> .replaced-<id>; staging ->
-  OUTPUT_DIR; delete .replaced-<id>.
-- other filesystems (gs://, no rename of directories): copy OUTPUT_DIR to
-  .replaced-<id> (its manifest last); delete OUTPUT_DIR (manifest first); write
-  a _COMMIT_IN_PROGRESS marker into OUTPUT_DIR; move the staging files in
-  (manifest last); delete the marker and .replaced-<id>.
+- local directories (two renames): write a _SET_ASIDE.json marker into
+  OUTPUT_DIR (the run, OUTPUT_DIR, state "set-aside"); OUTPUT_DIR ->
+  .replaced-<id> (the marker moves with it); staging -> OUTPUT_DIR; delete
+  .replaced-<id>.
+- other filesystems (gs://, no rename of directories): mark .replaced-<id>
+  "copying"; copy OUTPUT_DIR into it; mark it "set-aside"; write a
+  _COMMIT_IN_PROGRESS marker into OUTPUT_DIR; delete the old files (manifest
+  first); move the staging files in (manifest last); delete the commit marker
+  and .replaced-<id>.
 
 A kill at any point leaves either a finished OUTPUT_DIR or no manifest in it
-and a complete .replaced-<id>; the next run for the same OUTPUT_DIR (`recover`)
-puts that earlier output back before it starts, and readers that find no
-manifest say so. A first commit to gs:// killed half way leaves files and the
-marker but no manifest: readers refuse it, and --overwrite replaces it. File lists come from listing directories, never from globs
-built on user paths, so a directory named `d[1]` is only ever itself.
+and a complete, marked .replaced-<id>; the next run for the same OUTPUT_DIR
+(`recover`) puts that earlier output back before it starts, and readers that
+find no manifest say so. Recovery touches only directories whose marker names
+this OUTPUT_DIR and the run in their name, and puts one back only where
+OUTPUT_DIR is missing, empty or this pipeline's half-committed output: a user's
+`data.replaced-backup/` or an older version's unmarked leftover is left alone
+and reported in one line. A first commit to gs:// killed half way leaves files
+and the marker but no manifest: readers refuse it, and --overwrite replaces it.
+File lists come from listing directories, never from globs built on user paths,
+so a directory named `d[1]` is only ever itself.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ from schemas import layout
 from schemas import manifest as manifest_lib
 
 _LOG = logging.getLogger(__name__)
+SET_ASIDE = "set-aside"  # the marker's states: a complete earlier output, which recovery may put back
+COPYING = "copying"  # ... a copy in progress (gs://), which recovery deletes
 
 
 class OutputExistsError(UserError, FileExistsError):
@@ -96,18 +106,7 @@ def is_our_output(directory: str) -> bool:
 
 def has_our_manifest(directory: str) -> bool:
     """Whether `directory` holds a manifest written by this pipeline (any format version)."""
-    path = layout.join(directory, layout.MANIFEST_FILE)
-    try:
-        with tf.io.gfile.GFile(path) as f:
-            payload = json.loads(f.read())
-    except (tf.errors.OpError, ValueError):  # missing, unreadable, not JSON
-        return False
-    if not isinstance(payload, dict):
-        return False
-    if payload.get("producer") == manifest_lib.PRODUCER:
-        return True
-    # Format version 1 had no producer field; its keys were these.
-    return payload.get("format_version") == 1 and {"splits", "transform_fn", "inputs"} <= set(payload)
+    return manifest_lib.is_data_dir(directory)
 
 
 def check_output_dir(output_dir: str, overwrite: bool, input_dir: str | None = None) -> None:
@@ -137,25 +136,85 @@ def check_output_dir(output_dir: str, overwrite: bool, input_dir: str | None = N
         )
 
 
+def _run_id(staging_dir: str) -> str:
+    return staging_dir.rstrip("/").rsplit("-", 1)[-1]
+
+
+def _write_set_aside_marker(directory: str, output_dir: str, run: str, state: str) -> None:
+    """Marks `directory` as the earlier output of `output_dir` that run `run` set aside (see recover)."""
+    payload = {"producer": manifest_lib.PRODUCER, "run": run, "output": _real(output_dir), "state": state}
+    with tf.io.gfile.GFile(layout.join(directory, layout.SET_ASIDE_MARKER), "w") as f:
+        f.write(json.dumps(payload) + "\n")
+
+
+def set_aside_state(directory: str, output_dir: str, run: str | None = None) -> str | None:
+    """The state (SET_ASIDE or COPYING) in which this pipeline left `directory`, an earlier output
+    of `output_dir`, in run `run` (default: the run its name carries); None unless its marker says so."""
+    try:
+        with tf.io.gfile.GFile(layout.join(directory, layout.SET_ASIDE_MARKER)) as f:
+            marker = json.loads(f.read())
+    except (tf.errors.OpError, ValueError):  # no marker (an older version's, or not ours), unreadable
+        return None
+    if not isinstance(marker, dict) or marker.get("producer") != manifest_lib.PRODUCER:
+        return None
+    if marker.get("output") != _real(output_dir) or marker.get("run") != (run or _run_id(directory)):
+        return None
+    return marker.get("state") if marker.get("state") in (SET_ASIDE, COPYING) else None
+
+
+def _drop_set_aside_marker(directory: str, output_dir: str) -> None:
+    """Removes the marker a commit wrote into `directory` (OUTPUT_DIR) before setting it aside."""
+    marker = layout.join(directory, layout.SET_ASIDE_MARKER)
+    try:
+        with tf.io.gfile.GFile(marker) as f:
+            run = json.loads(f.read()).get("run")
+    except (tf.errors.OpError, ValueError, AttributeError):
+        return
+    if isinstance(run, str) and set_aside_state(directory, output_dir, run) is not None:
+        tf.io.gfile.remove(marker)
+
+
 def recover(output_dir: str) -> None:
     """Finishes what an interrupted --overwrite commit left (see the module doc).
 
-    If OUTPUT_DIR has no manifest and a complete .replaced-<id> copy exists, the
-    copy is put back; a .replaced-<id> that is no longer needed is deleted.
+    Only a `.replaced-<id>` directory whose marker says this pipeline set it aside
+    for `output_dir` is touched: it is deleted once OUTPUT_DIR holds a finished
+    output (or if it was never completely copied), and otherwise put back, but only
+    where OUTPUT_DIR is missing, empty or this pipeline's half-committed output.
+    Anything else named like it (an older version's, or a user's) is left alone,
+    and reported in one line.
     """
+    left_alone = []
     for replaced in _siblings(output_dir, layout.REPLACED_INFIX):
-        if has_our_manifest(output_dir) or not has_our_manifest(replaced):
+        state = set_aside_state(replaced, output_dir)
+        if state is None:
+            left_alone.append(replaced)
+        elif has_our_manifest(output_dir) or state == COPYING:
             _LOG.warning("deleting %s, left by an interrupted --overwrite of %s", replaced, output_dir)
             _delete_tree(replaced)
-            continue
-        _LOG.warning("restoring %s from %s, left by an interrupted --overwrite", output_dir, replaced)
-        if is_local(output_dir):
-            _delete_tree(output_dir)
-            os.rename(replaced, output_dir)
+        elif _exists(output_dir) and not is_our_output(output_dir) and files.list_files(output_dir):
+            left_alone.append(replaced)  # never replace what is not an earlier output
         else:
-            _delete_tree(output_dir)
-            _copy_files(replaced, output_dir)
-            _delete_tree(replaced)
+            _restore(replaced, output_dir)
+    _drop_set_aside_marker(output_dir, output_dir)  # of a commit killed before its first rename
+    if left_alone:
+        _LOG.warning(
+            "left alone beside %s, not set aside by this version of the pipeline for it (delete or move"
+            " them yourself): %s",
+            output_dir,
+            ", ".join(left_alone),
+        )
+
+
+def _restore(replaced: str, output_dir: str) -> None:
+    _LOG.warning("restoring %s from %s, left by an interrupted --overwrite", output_dir, replaced)
+    _delete_tree(output_dir)
+    if is_local(output_dir):
+        os.rename(replaced, output_dir)
+    else:
+        _copy_files(replaced, output_dir)
+        _delete_tree(replaced)
+    _drop_set_aside_marker(output_dir, output_dir)
 
 
 def new_staging_dir(output_dir: str) -> str:
@@ -213,24 +272,26 @@ def commit(staging_dir: str, output_dir: str, manifest: manifest_lib.Manifest, o
     """
     check_output_dir(output_dir, overwrite)
     manifest.write(staging_dir)
-    replaced = None
-    if _exists(output_dir):
-        replaced = output_dir.rstrip("/") + layout.REPLACED_INFIX + staging_dir.rsplit("-", 1)[-1]
+    run = _run_id(staging_dir)
+    replaced = output_dir.rstrip("/") + layout.REPLACED_INFIX + run if _exists(output_dir) else None
     if is_local(staging_dir) and is_local(output_dir):
         if replaced:
+            _write_set_aside_marker(output_dir, output_dir, run, SET_ASIDE)  # it moves with the rename
             os.rename(output_dir, replaced)
         os.rename(staging_dir, output_dir)
     else:
-        if replaced:
-            _copy_files(output_dir, replaced)  # complete once its manifest is there
-            old = files.list_files(output_dir)
-            first = [f for f in old if f.endswith("/" + layout.MANIFEST_FILE)]
-            for batch in (first, [f for f in old if f not in first]):
-                if batch:
-                    FileSystems.delete(batch)  # the old manifest first: a half-deleted output is not finished
         marker = layout.join(output_dir, layout.COMMIT_MARKER)
+        if replaced:
+            _write_set_aside_marker(replaced, output_dir, run, COPYING)
+            _copy_files(output_dir, replaced)
+            _write_set_aside_marker(replaced, output_dir, run, SET_ASIDE)  # complete: may be restored
         with tf.io.gfile.GFile(marker, "w") as f:
-            f.write(staging_dir + "\n")
+            f.write(staging_dir + "\n")  # before any old file goes: a half-deleted output is ours
+        old = [f for f in files.list_files(output_dir) if f != marker]
+        first = [f for f in old if f.endswith("/" + layout.MANIFEST_FILE)]
+        for batch in (first, [f for f in old if f not in first]):
+            if batch:
+                FileSystems.delete(batch)  # the old manifest first: a half-deleted output is not finished
         _move(staging_dir, output_dir)
         tf.io.gfile.remove(marker)
         _delete_tree(staging_dir)

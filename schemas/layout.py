@@ -45,6 +45,9 @@ COMMIT_MARKER = "_COMMIT_IN_PROGRESS"
 TEMP_DIR = "tmp"
 TEMP_SHARDS = "shards"
 TEMP_SHARD_RECORDS = "shard-records"
+# Inside OUTPUT_DIR.replaced-<run id>: what this pipeline set aside there (JSON: producer, run,
+# the output it replaces, state). Recovery touches only directories that carry it.
+SET_ASIDE_MARKER = "_SET_ASIDE.json"
 
 
 def join(*parts: str) -> str:

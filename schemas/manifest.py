@@ -197,7 +197,11 @@ class Manifest:
         path = layout.join(data_dir, layout.MANIFEST_FILE)
         if not tf.io.gfile.exists(path):
             hint = ""
-            replaced = tf.io.gfile.glob(_glob_escape(data_dir.rstrip("/")) + layout.REPLACED_INFIX + "*")
+            replaced = [  # set aside by an interrupted --overwrite (its marker says so)
+                path
+                for path in tf.io.gfile.glob(_glob_escape(data_dir.rstrip("/")) + layout.REPLACED_INFIX + "*")
+                if tf.io.gfile.exists(layout.join(path, layout.SET_ASIDE_MARKER))
+            ]
             if tf.io.gfile.exists(layout.join(data_dir, layout.COMMIT_MARKER)):
                 hint = "; a commit was interrupted half way: run pipeline.preprocess with --overwrite"
             if replaced:
@@ -210,6 +214,22 @@ class Manifest:
             )
         with tf.io.gfile.GFile(path) as f:
             return cls.from_json(f.read(), source=path)
+
+
+def is_data_dir(directory: str) -> bool:
+    """Whether `directory` holds a manifest written by this project's pipeline (any format version)."""
+    path = layout.join(directory, layout.MANIFEST_FILE)
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            payload = json.loads(f.read())
+    except (tf.errors.OpError, ValueError):  # missing, unreadable, not JSON
+        return False
+    if not isinstance(payload, dict):
+        return False
+    if payload.get("producer") == PRODUCER:
+        return True
+    # Format version 1 had no producer field; its keys were these.
+    return payload.get("format_version") == 1 and {"splits", "transform_fn", "inputs"} <= set(payload)
 
 
 def _int(value) -> int:

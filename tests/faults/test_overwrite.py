@@ -1,7 +1,6 @@
 """--overwrite replaces only an earlier output of the pipeline, and an interrupted commit loses nothing."""
 
 import os
-import shutil
 
 import pytest
 
@@ -91,10 +90,21 @@ def test_a_commit_interrupted_between_its_renames_keeps_the_old_output_and_the_n
     assert Manifest.read(output_dir) == new
 
 
-def test_a_finished_commit_whose_cleanup_was_interrupted_is_tidied(tmp_path):
+def test_a_finished_commit_whose_cleanup_was_interrupted_is_tidied(tmp_path, monkeypatch):
     input_dir = idx_fixtures.write_dataset(tmp_path / "idx", 40, 20)
     output_dir = tmp_path / "out"
     _run(input_dir, output_dir)
-    shutil.copytree(output_dir, tmp_path / f"out{layout.REPLACED_INFIX}abc")  # the old copy not yet deleted
+    real_delete = outputs._delete_tree
+
+    def killed_before_deleting_the_old_copy(path):
+        if layout.REPLACED_INFIX in path:
+            raise KeyboardInterrupt  # kill -9 after the new output is in place
+        real_delete(path)
+
+    monkeypatch.setattr(outputs, "_delete_tree", killed_before_deleting_the_old_copy)
+    with pytest.raises(KeyboardInterrupt):
+        _run(input_dir, output_dir, "--overwrite")
+    monkeypatch.undo()
+    assert len(os.listdir(tmp_path)) == 3  # idx, out and the old copy
     new = _run(input_dir, output_dir, "--overwrite")
     assert Manifest.read(str(output_dir)) == new and sorted(os.listdir(tmp_path)) == ["idx", "out"]

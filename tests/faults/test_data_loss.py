@@ -1,0 +1,107 @@
+"""Nothing of the user's is lost: no command deletes, replaces or writes into what it did not write."""
+
+import hashlib
+import logging
+import os
+import shutil
+
+import pytest
+
+from common import idx
+from common.errors import ConfigError, OutputError
+from pipeline import download, outputs, preprocess
+from schemas import jobdir, layout
+from schemas.manifest import Manifest
+from tests import commands, idx_fixtures
+from trainer import job, predict
+from trainer.hparams import HParams
+
+QUICK = HParams(train_steps=4, batch_size=16, save_checkpoints_steps=4, throttle_secs=0)
+
+
+def _tree(root) -> dict[str, str]:
+    """{relative path: sha256} of every file under root: to show nothing changed."""
+    return {
+        os.path.relpath(os.path.join(parent, name), root): hashlib.sha256(
+            open(os.path.join(parent, name), "rb").read()
+        ).hexdigest()
+        for parent, _, names in os.walk(root)
+        for name in names
+    }
+
+
+def _users_dir(path, text="years of work"):
+    path.mkdir(parents=True)
+    (path / "thesis.tex").write_text(text)
+    return path
+
+
+# --- pipeline.outputs recovery ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_recovery_leaves_unmarked_replaced_dirs_and_a_users_output_dir_alone(preprocessed, tmp_path, caplog):
+    """A user's data/ (no manifest) beside data.replaced-old/ (a copy of an earlier output) and
+    data.replaced-backup/: a run without --overwrite (and with a missing input dir) touches none."""
+    data = _users_dir(tmp_path / "data")
+    shutil.copytree(preprocessed[1], tmp_path / "data.replaced-old")
+    _users_dir(tmp_path / "data.replaced-backup", "my backup")
+    before = _tree(tmp_path)
+    with caplog.at_level(logging.WARNING), pytest.raises(outputs.OutputExistsError, match="pass --overwrite"):
+        preprocess.run(["--input-dir", str(tmp_path / "no-such-dir"), "--output-dir", str(data)])
+    assert _tree(tmp_path) == before
+    reports = [r.getMessage() for r in caplog.records if "left alone" in r.getMessage()]
+    assert len(reports) == 1 and "data.replaced-old" in reports[0] and "data.replaced-backup" in reports[0]
+
+
+def _interrupted_overwrite(preprocessed, output_dir, monkeypatch):
+    """Commits a copy of `preprocessed` over an earlier output at output_dir and kills the commit
+    between its two renames (the real commit code: what kill -9 there leaves)."""
+    shutil.copytree(preprocessed[1], output_dir)
+    staging = outputs.create_staging_dir(str(output_dir))
+    shutil.rmtree(staging)
+    shutil.copytree(preprocessed[1], staging)
+    os.remove(os.path.join(staging, layout.MANIFEST_FILE))
+    real_rename, renames = os.rename, []
+
+    def killed_after_the_first_rename(src, dst):
+        if renames:
+            raise KeyboardInterrupt
+        renames.append(dst)
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", killed_after_the_first_rename)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.commit(staging, str(output_dir), Manifest.read(preprocessed[1]), overwrite=True)
+    monkeypatch.undo()
+    return renames[0]
+
+
+@pytest.mark.slow
+def test_a_set_aside_output_is_restored_only_where_nothing_of_the_users_is(
+    preprocessed, tmp_path, monkeypatch
+):
+    output_dir = tmp_path / "data"
+    replaced = _interrupted_overwrite(preprocessed, output_dir, monkeypatch)
+    assert outputs.set_aside_state(replaced, str(output_dir)) == outputs.SET_ASIDE
+    _users_dir(output_dir)  # the user made a directory of their own there meanwhile
+    outputs.recover(str(output_dir))
+    assert os.listdir(output_dir) == ["thesis.tex"] and os.path.isdir(replaced)
+    shutil.rmtree(output_dir)
+    outputs.recover(str(output_dir))  # now nothing is in the way: the earlier output comes back whole
+    assert Manifest.read(str(output_dir)) == Manifest.read(preprocessed[1]) and not os.path.exists(replaced)
+    assert _tree(output_dir) == _tree(preprocessed[1])  # without the marker
+
+
+@pytest.mark.slow
+def test_a_set_aside_dir_of_another_output_or_run_is_not_restored(preprocessed, tmp_path, monkeypatch):
+    replaced = _interrupted_overwrite(preprocessed, tmp_path / "a" / "data", monkeypatch)
+    elsewhere = tmp_path / "b"
+    elsewhere.mkdir()
+    shutil.copytree(replaced, elsewhere / os.path.basename(replaced))  # names another output
+    renamed = tmp_path / "a" / "data.replaced-0123456789ab"
+    os.rename(replaced, renamed)  # names another run
+    for output_dir in (elsewhere / "data", tmp_path / "a" / "data"):
+        outputs.recover(str(output_dir))
+        assert not output_dir.exists()
+    assert renamed.is_dir() and (elsewhere / os.path.basename(replaced)).is_dir()
