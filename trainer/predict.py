@@ -49,8 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from trainer import prediction, report  # TensorFlow: only once the flags are good
 
-    prediction.check_writable(args.output)
     export = prediction.resolve_export(args.saved_model)
+    report_dir = args.report_dir or posixpath.dirname(args.output) or "."
+    inputs = [p for p in (args.idx_images, args.idx_labels) if p] or prediction.tfrecord_files(args.tfrecords)
+    prediction.check_outputs(args.output, report.files(report_dir), inputs, [args.saved_model, export])
+    prediction.check_writable(args.output)
     loaded = prediction.load(export)
     names = prediction.class_names(loaded)
     if args.idx_images:
@@ -64,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"model: {export}")
     print(f"predictions: {args.output} ({len(result['classes'])} examples)")
     if (result["labels"] != prediction.NO_LABEL).any():
-        summary = report.write(result, names, args.report_dir or posixpath.dirname(args.output) or ".")
+        summary = report.write(result, names, report_dir)
         for name, accuracy in summary["per_class_accuracy"].items():
             print(f"  {name:<12} {accuracy:.4f}")
         print(f"accuracy: {summary['accuracy']:.4f}")

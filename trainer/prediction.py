@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import posixpath
+import uuid
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -25,6 +26,7 @@ from estimator import export_dirs
 from schemas import features
 from trainer import model, serving
 
+INCOMPLETE_SUFFIX = ".incomplete"  # predictions are written here first, then renamed
 EXAMPLES_SIGNATURE = "serving_default"
 RAW_BYTES_SIGNATURE = f"{serving.RAW_BYTES_RECEIVER}:serving_default"
 NO_LABEL = -1
@@ -96,6 +98,18 @@ def idx_batches(images_path: str, labels_path: str | None, batch_size: int, num_
     return images.count, batches()
 
 
+def tfrecord_files(pattern: str) -> list[str]:
+    """The files a --tfrecords glob matches, sorted.
+
+    Raises:
+      InputNotFoundError: no file matches.
+    """
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        raise InputNotFoundError(f"{pattern}: no files match")
+    return files
+
+
 def tfrecord_batches(pattern: str, batch_size: int):
     """Reads TFRecord files of raw tf.Examples (gzip if named .gz) in batches for EXAMPLES_SIGNATURE.
 
@@ -105,9 +119,7 @@ def tfrecord_batches(pattern: str, batch_size: int):
     Raises:
       InputNotFoundError: no file matches `pattern` (a glob).
     """
-    files = sorted(tf.io.gfile.glob(pattern))
-    if not files:
-        raise InputNotFoundError(f"{pattern}: no files match")
+    files = tfrecord_files(pattern)
     compression = "GZIP" if files[0].endswith(".gz") else ""
     label_spec = {features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=NO_LABEL)}
 
@@ -157,14 +169,58 @@ def predict(loaded, batches: Iterator, total: int | None, signature: str) -> dic
     }
 
 
+def _real(path: str) -> str:
+    return os.path.realpath(path) if "://" not in path else path.rstrip("/")
+
+
+def _inside(path: str, ancestor: str) -> bool:
+    return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def check_outputs(
+    output: str, report_files: Sequence[str], inputs: Sequence[str], models: Sequence[str]
+) -> None:
+    """Refuses outputs that would replace an input, write into a SavedModel, or replace a user's file.
+
+    Args:
+      output: --output.
+      report_files: the files the report writes (in --report-dir).
+      inputs: the input files (IDX images and labels, or the TFRecord files).
+      models: --saved-model and the export resolved from it.
+
+    Raises:
+      OutputError: --output or a report file is an input, or lies inside a
+        SavedModel; a report file is --output; or --output's temporary name
+        (OUTPUT.incomplete) is taken by an existing file (each naming the path).
+    """
+    real_inputs = {_real(path): path for path in inputs}
+    for flag, path in [("--output", output)] + [("--report-dir", path) for path in report_files]:
+        if _real(path) in real_inputs:
+            raise OutputError(f"{flag} {path} is the input {real_inputs[_real(path)]}: choose another {flag}")
+        for model_dir in models:
+            if _inside(_real(path), _real(model_dir)):
+                raise OutputError(
+                    f"{flag} {path} lies inside the SavedModel {model_dir}: choose another {flag}"
+                )
+        if flag != "--output" and _real(path) == _real(output):
+            raise OutputError(f"--report-dir writes {path}, which is --output: choose another --report-dir")
+    if tf.io.gfile.exists(output + INCOMPLETE_SUFFIX):
+        raise OutputError(
+            f"{output + INCOMPLETE_SUFFIX}: exists, and predictions are written under this name before being"
+            " renamed to --output: move it away or choose another --output"
+        )
+
+
 def check_writable(path: str) -> None:
     """Fails now, not after the predictions, if `path` cannot be written.
+
+    The probe is a new file of a name no file has, removed at once.
 
     Raises:
       OutputError: its directory cannot be created or written.
     """
     directory = os.path.dirname(path) or "."
-    probe = posixpath.join(directory, f".{os.path.basename(path)}.write-test")
+    probe = posixpath.join(directory, f".{os.path.basename(path)}.write-test-{uuid.uuid4().hex[:12]}")
     try:
         tf.io.gfile.makedirs(directory)
         with tf.io.gfile.GFile(probe, "w") as f:
@@ -183,7 +239,7 @@ def write_predictions(path: str, result: dict, names: Sequence[str]) -> None:
       OutputError: the file cannot be written.
     """
     rows = zip(result["classes"], result["probabilities"], result["labels"], strict=True)
-    temporary = path + ".incomplete"
+    temporary = path + INCOMPLETE_SUFFIX
     try:
         with tf.io.gfile.GFile(temporary, "w") as f:
             if path.endswith((".jsonl", ".json")):

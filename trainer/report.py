@@ -14,6 +14,11 @@ CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 PER_CLASS_FILE = "per_class_accuracy.md"
 
 
+def files(report_dir: str) -> list[str]:
+    """The paths `write` writes into report_dir."""
+    return [posixpath.join(report_dir, name) for name in (PER_CLASS_FILE, CONFUSION_MATRIX_FILE)]
+
+
 def confusion_matrix(labels: np.ndarray, classes: np.ndarray, num_classes: int) -> np.ndarray:
     """int [num_classes, num_classes]: row = true class, column = predicted class."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)

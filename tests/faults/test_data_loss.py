@@ -105,3 +105,57 @@ def test_a_set_aside_dir_of_another_output_or_run_is_not_restored(preprocessed, 
         outputs.recover(str(output_dir))
         assert not output_dir.exists()
     assert renamed.is_dir() and (elsewhere / os.path.basename(replaced)).is_dir()
+
+
+# --- trainer.predict ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def export(trained, tmp_path):
+    """A copy of the `trained` fixture's best export and its raw test inputs: (export dir, idx dir)."""
+    input_dir, _, result, _ = trained
+    target = tmp_path / "model"
+    shutil.copytree(result.export, target)
+    idx = tmp_path / "idx"
+    shutil.copytree(input_dir, idx)
+    return target, idx
+
+
+def _predict(export_dir, images, output, *flags):
+    return predict.main(
+        ["--saved-model", str(export_dir), "--idx-images", str(images), "--output", str(output), *flags]
+    )
+
+
+@pytest.mark.slow
+def test_predict_never_writes_over_its_inputs_or_into_the_savedmodel(export, tmp_path):
+    export_dir, idx = export
+    images, labels = idx / "t10k-images-idx3-ubyte", idx / "t10k-labels-idx1-ubyte"
+    before = _tree(tmp_path)
+    cases = [
+        ((images,), "--output .*t10k-images-idx3-ubyte is the input"),
+        ((labels, "--idx-labels", str(labels)), "--output .*t10k-labels-idx1-ubyte is the input"),
+        ((export_dir / "saved_model.pb",), "--output .*saved_model.pb lies inside the SavedModel"),
+        ((export_dir / "variables" / "p.csv",), "lies inside the SavedModel"),
+        ((tmp_path / "p.csv", "--report-dir", str(export_dir)), "--report-dir .* lies inside the SavedModel"),
+        ((tmp_path / "per_class_accuracy.md", "--idx-labels", str(labels)), "which is --output"),
+    ]
+    for (output, *flags), expected in cases:
+        with pytest.raises(OutputError, match=expected):
+            _predict(export_dir, images, output, *flags)
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_predict_leaves_a_users_files_with_its_temporary_names_alone(export, tmp_path):
+    export_dir, idx = export
+    (tmp_path / "p.csv.incomplete").write_text("mine")
+    (tmp_path / ".p.csv.write-test").write_text("mine too")
+    with pytest.raises(OutputError, match=r"p.csv.incomplete: exists, and predictions are written under"):
+        _predict(export_dir, idx / "t10k-images-idx3-ubyte", tmp_path / "p.csv")
+    (tmp_path / "p.csv.incomplete").rename(tmp_path / "kept")
+    assert predict.main(["--saved-model", str(export_dir), "--idx-images", str(idx / "t10k-images-idx3-ubyte"),
+                         "--output", str(tmp_path / "p.csv")]) == 0  # fmt: skip
+    assert (tmp_path / "kept").read_text() == "mine" and (
+        tmp_path / ".p.csv.write-test"
+    ).read_text() == "mine too"
