@@ -15,9 +15,11 @@ check accepted it:
 
 For each of the four files, in order: a file already in DEST that passes; a
 system copy that passes (copied in); each mirror in turn (downloaded to a
-temporary file, renamed in place only if its MD5 is the publisher's). A file
-that fails is never kept; Fashion-MNIST files are not MNIST's, and a file of the
-right size with other bytes (shuffled labels, another dataset) fails.
+temporary file, renamed in place only if its MD5 is the publisher's). A
+downloaded file that fails is never kept; Fashion-MNIST files are not MNIST's,
+and a file of the right size with other bytes (shuffled labels, another
+dataset) fails. A file already in DEST that fails is never replaced: the
+command stops, naming it, before anything is written.
 No TensorFlow: the files are checked with gzip and hashlib.
 """
 
@@ -178,6 +180,25 @@ def _download(url: str, dest_path: str, expected_md5: str) -> None:
             os.remove(tmp)
 
 
+def check_present(path: str, name: str, source: DatasetSource) -> str:
+    """The check a file already in --dest passes; it is never replaced.
+
+    Raises:
+      DownloadError: it is not a regular file, or passes neither check (naming it).
+    """
+    if not os.path.isfile(path):
+        raise DownloadError(
+            f"{path}: in --dest but not a regular file; move it away or choose another --dest"
+        )
+    check = accepted_by(path, name, source)
+    if check is None:
+        raise DownloadError(
+            f"{path}: already in --dest and neither the published gzip nor the published content of {name}"
+            " (another dataset's file?); it is left as it is: move it away or choose another --dest"
+        )
+    return check
+
+
 def fetch_file(name: str, source: DatasetSource, dest: str) -> tuple[str, str, str]:
     """Puts a verified copy of `name` into `dest`.
 
@@ -186,15 +207,13 @@ def fetch_file(name: str, source: DatasetSource, dest: str) -> tuple[str, str, s
       the check that accepted it: GZIP_MD5 or CONTENT_MD5).
 
     Raises:
-      DownloadError: no source passed the checks; the message lists each failure.
+      DownloadError: no source passed the checks (the message lists each
+        failure), or a file of that name in `dest` fails them (as `check_present`).
     """
     dest_path = os.path.join(dest, name)
     failures = []
-    if os.path.exists(dest_path):
-        check = accepted_by(dest_path, name, source)
-        if check:
-            return dest_path, "present", check
-        failures.append(f"{dest_path}: neither the published gzip nor the published content; replaced")
+    if os.path.lexists(dest_path):
+        return dest_path, "present", check_present(dest_path, name, source)
     for folder in source.system_dirs:
         candidate = os.path.join(folder, name)
         if not os.path.exists(candidate):
@@ -211,8 +230,6 @@ def fetch_file(name: str, source: DatasetSource, dest: str) -> tuple[str, str, s
             return dest_path, url, GZIP_MD5
         except DownloadError as e:
             failures.append(str(e))
-    if os.path.exists(dest_path) and not accepted_by(dest_path, name, source):
-        os.remove(dest_path)  # a file that failed its checks is never kept
     raise DownloadError(f"{name}: no source worked: " + "; ".join(failures or ["no sources configured"]))
 
 
@@ -225,13 +242,25 @@ def fetch(
       {file name: (where it came from, the check that accepted it)}.
 
     Raises:
-      ConfigError: unknown dataset. DownloadError: a file could not be had.
+      ConfigError: unknown dataset, or `dest` is a file. DownloadError: a file
+        could not be had, `dest` cannot be created, or a file already in `dest`
+        fails its checks (it is left as it is).
     """
     sources = DATASETS if sources is None else sources
     if dataset not in sources:
         raise ConfigError(f"unknown dataset {dataset!r}: expected one of {sorted(sources)}")
-    os.makedirs(dest, exist_ok=True)
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ConfigError(
+            f"--dest {dest}: a file, not a directory; choose a directory for the four .gz files"
+        )
+    try:
+        os.makedirs(dest, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"--dest {dest}: cannot create it: {e.strerror}") from None
     source = sources[dataset]
+    for name in source.md5:  # every file already there is checked before anything is written
+        if os.path.lexists(os.path.join(dest, name)):
+            check_present(os.path.join(dest, name), name, source)
     return {name: fetch_file(name, source, dest)[1:] for name in source.md5}
 
 

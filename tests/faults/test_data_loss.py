@@ -159,3 +159,41 @@ def test_predict_leaves_a_users_files_with_its_temporary_names_alone(export, tmp
     assert (tmp_path / "kept").read_text() == "mine" and (
         tmp_path / ".p.csv.write-test"
     ).read_text() == "mine too"
+
+
+# --- pipeline.download --------------------------------------------------------------------------
+
+
+def _source_with_a_mirror(tmp_path) -> download.DatasetSource:
+    """A dataset of one file (test labels) that a file:// mirror serves."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    idx.write_idx(str(mirror / download.TEST_LABELS), idx_fixtures.make_labels(100), compress=True)
+    return download.DatasetSource(
+        mirrors=(f"file://{mirror}/",),
+        md5={download.TEST_LABELS: download.md5sum(str(mirror / download.TEST_LABELS))},
+        content_md5={download.TEST_LABELS: "0" * 32},
+    )
+
+
+def test_download_never_replaces_a_file_that_fails_its_checks(tmp_path):
+    source = _source_with_a_mirror(tmp_path)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    theirs = dest / download.TEST_LABELS
+    theirs.write_bytes(b"another dataset's labels")  # e.g. digit MNIST in a Fashion-MNIST --dest
+    with pytest.raises(download.DownloadError, match=f"{theirs}: already in --dest and neither"):
+        download.fetch("x", str(dest), {"x": source})
+    assert theirs.read_bytes() == b"another dataset's labels" and os.listdir(dest) == [download.TEST_LABELS]
+    theirs.unlink()
+    assert download.fetch("x", str(dest), {"x": source})[download.TEST_LABELS][1] == download.GZIP_MD5
+
+
+def test_download_to_a_dest_that_is_a_file_is_one_line(tmp_path):
+    dest = tmp_path / "notes.txt"
+    dest.write_text("mine")
+    done = commands.run_module("pipeline.download", "--dest", str(dest))
+    errors = commands.error_lines(done)
+    assert done.returncode == 1 and errors == [f"error: --dest {dest}: a file, not a directory; choose a"
+                                               " directory for the four .gz files"], done.stderr  # fmt: skip
+    assert "Traceback" not in done.stderr and dest.read_text() == "mine"

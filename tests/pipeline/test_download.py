@@ -69,16 +69,18 @@ def test_a_recompressed_system_copy_is_accepted_by_its_content(tmp_path):
     )
 
 
-def test_a_file_of_the_right_size_with_other_content_is_refused_and_replaced(tmp_path):
-    """Shuffled labels, or another dataset's file, have the right size and header: they still fail."""
+def test_a_file_of_the_right_size_with_other_content_is_refused_and_kept(tmp_path):
+    """Shuffled labels, or another dataset's file, have the right size and header: they still fail,
+    and a user's file is never replaced."""
     labels = idx_fixtures.make_labels(10_000)
     _, content = _labels_gz(tmp_path / "good.gz", labels)
     dest = tmp_path / "dest"
     dest.mkdir()
     _labels_gz(dest / NAME, np.random.default_rng(0).permutation(labels))
+    before = (dest / NAME).read_bytes()
     with pytest.raises(download.DownloadError, match="neither the published gzip nor the published content"):
         download.fetch_file(NAME, _source(content_md5=content), str(dest))
-    assert os.listdir(dest) == []  # the wrong file is not kept
+    assert os.listdir(dest) == [NAME] and (dest / NAME).read_bytes() == before
 
 
 @pytest.mark.skipif(
