@@ -46,7 +46,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from common import files
 from common.errors import OutputError, UserError
-from schemas import layout
+from schemas import jobdir, layout
 from schemas import manifest as manifest_lib
 
 _LOG = logging.getLogger(__name__)
@@ -114,8 +114,9 @@ def check_output_dir(output_dir: str, overwrite: bool, input_dir: str | None = N
 
     Raises:
       OutputExistsError: output_dir is (or holds) input_dir; it exists and
-        `overwrite` is False; or it exists, `overwrite` is True, and it is
-        neither an earlier output of this pipeline nor empty.
+        `overwrite` is False; it holds a training job dir; or it exists,
+        `overwrite` is True, and it is neither an earlier output of this
+        pipeline nor empty.
     """
     if input_dir is not None and _inside(_real(input_dir), _real(output_dir)):
         what = "is" if _real(input_dir) == _real(output_dir) else "holds"
@@ -127,6 +128,12 @@ def check_output_dir(output_dir: str, overwrite: bool, input_dir: str | None = N
         return
     if not overwrite:
         raise OutputExistsError(f"{output_dir}: output directory exists; pass --overwrite to replace it")
+    job_dir = jobdir.find_job_dir(output_dir)
+    if job_dir is not None:
+        raise OutputExistsError(
+            f"{output_dir}: holds the training job dir {job_dir} (checkpoints, exports), which --overwrite"
+            " would delete; move the job dir out or choose another --output-dir"
+        )
     if tf.io.gfile.exists(output_dir) and not tf.io.gfile.isdir(output_dir):
         raise OutputExistsError(f"{output_dir}: a file, not an earlier output: refusing to replace it")
     if not (is_our_output(output_dir) or not files.list_files(output_dir)):

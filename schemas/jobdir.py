@@ -44,6 +44,9 @@ EXPORT_DIR = "export"  # tf.estimator's: MODEL_DIR/export/<exporter name>/
 LATEST_EXPORTER = "latest"
 BEST_EXPORTER = "best"
 EVAL_DIR = "eval"  # Estimator.eval_dir(): eval/, or eval_<name>/ for a named evaluation
+CHECKPOINT_STATE_FILE = "checkpoint"  # the Saver's: names the newest model.ckpt-N
+# A directory holding any of these is a job dir (of this version or an earlier one).
+_JOB_FILES = (HPARAMS_FILE, DATA_PIN_FILE, CHECKPOINT_STATE_FILE)
 DATA_PIN_VERSION = 1
 
 
@@ -68,6 +71,17 @@ def hparams_path(job_dir: str) -> str:
 
 def data_pin_path(job_dir: str) -> str:
     return join(job_dir, DATA_PIN_FILE)
+
+
+def find_job_dir(root: str) -> str | None:
+    """The first job dir at or under `root` (one holding hparams.json, data.json or the checkpoint
+    state file), by listing; None if there is none."""
+    if not tf.io.gfile.isdir(root):
+        return None
+    for parent, _, files in tf.io.gfile.walk(root):
+        if any(name in _JOB_FILES for name in files):
+            return parent.rstrip("/")
+    return None
 
 
 def _read_json(path: str, error: type[Exception]) -> dict | None:

@@ -13,8 +13,10 @@ one line instead of exporting weights trained on one transform with another.
 from __future__ import annotations
 
 import logging
+import os
+import posixpath
 
-from common.errors import DataError
+from common.errors import ConfigError, DataError
 from schemas import jobdir, layout
 from schemas import manifest as manifest_lib
 
@@ -41,6 +43,44 @@ def open_data_dir(data_dir: str, deep: bool = False) -> manifest_lib.Manifest:
                 " (preprocess with --eval-fraction > 0)"
             )
     return manifest
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(path) if "://" not in path else path.rstrip("/")
+
+
+def _inside(path: str, ancestor: str) -> bool:
+    return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def check_apart(data_dir: str, job_dir: str) -> None:
+    """Refuses a job dir that is, or lies inside, a data dir, or that holds the data dir.
+
+    A preprocessing run with --overwrite replaces the whole data dir: a job dir
+    inside it would lose its checkpoints and exports.
+
+    Raises:
+      ConfigError: job_dir is data_dir, or inside it or inside another
+        preprocessing output (a parent holding this project's manifest), or
+        data_dir lies inside job_dir (naming both).
+    """
+    data, job = _real(data_dir), _real(job_dir)
+    if _inside(job, data):
+        where = "is" if job == data else "is inside"
+        raise ConfigError(
+            f"--job-dir {job_dir} {where} the data dir {data_dir}: preprocessing it again would delete the"
+            " job's checkpoints and exports; choose a --job-dir outside it"
+        )
+    if _inside(data, job):
+        raise ConfigError(f"--job-dir {job_dir} holds the data dir {data_dir}; choose a --job-dir beside it")
+    parent = posixpath.dirname(job)
+    while parent != posixpath.dirname(parent) and ("://" not in job or parent.count("/") >= 2):
+        if manifest_lib.is_data_dir(parent):
+            raise ConfigError(
+                f"--job-dir {job_dir} is inside the data dir {parent}: preprocessing it again would delete"
+                " the job's checkpoints and exports; choose a --job-dir outside it"
+            )
+        parent = posixpath.dirname(parent)
 
 
 def pin(job_dir: str, data_dir: str, manifest: manifest_lib.Manifest) -> None:

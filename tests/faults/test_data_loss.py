@@ -197,3 +197,40 @@ def test_download_to_a_dest_that_is_a_file_is_one_line(tmp_path):
     assert done.returncode == 1 and errors == [f"error: --dest {dest}: a file, not a directory; choose a"
                                                " directory for the four .gz files"], done.stderr  # fmt: skip
     assert "Traceback" not in done.stderr and dest.read_text() == "mine"
+
+
+# --- job dirs and data dirs ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_job_dir_in_or_around_a_data_dir_is_refused(preprocessed, tmp_path):
+    data_dir = tmp_path / "data"
+    shutil.copytree(preprocessed[1], data_dir)
+    before = _tree(tmp_path)
+    for job_dir, expected in [
+        (data_dir, "is the data dir"),
+        (data_dir / "job", "is inside the data dir"),
+        (data_dir / "train" / "job", "is inside the data dir"),
+        (tmp_path, "holds the data dir"),
+    ]:
+        with pytest.raises(ConfigError, match=f"--job-dir {job_dir} {expected}"):
+            job.train(str(data_dir), str(job_dir), QUICK)
+    other = tmp_path / "other"
+    shutil.copytree(preprocessed[1], other)  # inside a data dir other than --data-dir
+    with pytest.raises(ConfigError, match=f"is inside the data dir {other}"):
+        job.train(str(data_dir), str(other / "job"), QUICK)
+    shutil.rmtree(other)
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_preprocessing_over_an_output_that_holds_a_job_dir_is_refused(preprocessed, tmp_path):
+    data_dir = tmp_path / "data"
+    shutil.copytree(preprocessed[1], data_dir)
+    job_dir = data_dir / "job"  # as an earlier version let a trainer put it
+    job_dir.mkdir()
+    (job_dir / jobdir.CHECKPOINT_STATE_FILE).write_text('model_checkpoint_path: "model.ckpt-100"\n')
+    before = _tree(tmp_path)
+    with pytest.raises(outputs.OutputExistsError, match=f"{data_dir}: holds the training job dir {job_dir}"):
+        preprocess.run(["--input-dir", str(preprocessed[0]), "--output-dir", str(data_dir), "--overwrite"])
+    assert _tree(tmp_path) == before
