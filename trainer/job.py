@@ -165,8 +165,8 @@ def _prepare(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_d
     """Checks the data dir and the job dir and pins the data (on the chief)."""
     check_literal(data_dir, "--data-dir")
     check_literal(job_dir, "--job-dir")
-    data.check_apart(data_dir, job_dir)
     manifest = data.open_data_dir(data_dir, deep=verify_data)
+    data.check_apart(data_dir, job_dir)
     hparams.max_steps(manifest.splits[layout.TRAIN].examples)  # a schedule the data cannot support fails here
     check_job_dir(job_dir, hparams)
     config = _run_config(job_dir, hparams, manifest.splits[layout.TRAIN].examples)
