@@ -28,7 +28,7 @@ from common.paths import check_literal
 from estimator import export_dirs
 from schemas import jobdir, layout
 from schemas import manifest as manifest_lib
-from trainer import console, data, inputs, model, runinfo, serving, vertex
+from trainer import console, data, inputs, model, runinfo, serving, tensorboard, vertex
 from trainer import hparams as hparams_lib
 
 _LOG = logging.getLogger("trainer")
@@ -172,7 +172,7 @@ def _prepare(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_d
     config = _run_config(job_dir, hparams, manifest.splits[layout.TRAIN].examples)
     if config.is_chief:
         data.pin(job_dir, data_dir, manifest)
-        runinfo.save(job_dir, hparams, manifest)
+        tensorboard.write_session_start(job_dir, runinfo.save(job_dir, hparams, manifest))
     return _Plan(data_dir, job_dir, hparams, manifest, config, tft.TFTransformOutput(data_dir))
 
 
@@ -264,6 +264,7 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
         raise RuntimeError(
             f"{jobdir.export_base(job_dir, jobdir.BEST_EXPORTER)}: no complete export after training"
         )
+    tensorboard.write_session_end(job_dir)
     vertex.copy_outputs(job_dir, best)
     vertex.report_tuning_metric(metrics)
     exports = [e.decode() if isinstance(e, bytes) else e for e in exports if e is not None]

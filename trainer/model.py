@@ -14,7 +14,7 @@ import tf_keras
 from estimator import EstimatorSpec, ModeKeys
 from estimator import export as export_lib
 from schemas import features as feature_schema
-from trainer import networks
+from trainer import evaluation, networks
 
 v1 = tf.compat.v1
 layers = tf_keras.layers
@@ -51,7 +51,10 @@ def model_fn(features, labels, mode, params):
 
     Returns:
       An EstimatorSpec. Predictions: classes int64 [batch], probabilities float32
-      [batch, NUM_CLASSES], logits. Eval metrics: accuracy, mean_per_class_accuracy.
+      [batch, NUM_CLASSES], logits. Eval metrics: trainer/evaluation.py (accuracy,
+      mean_per_class_accuracy, cross_entropy; confusion-matrix and mistakes images).
+      Training summaries: loss (label-smoothed), cross_entropy (plain), accuracy,
+      learning_rate, 4 input images.
       Export outputs: serving_default (classes, probabilities) and classification
       (class-name strings and their scores).
 
@@ -94,16 +97,22 @@ def model_fn(features, labels, mode, params):
     else:
         loss = v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
     if mode == ModeKeys.EVAL:
-        metrics = {
-            "accuracy": v1.metrics.accuracy(labels=labels, predictions=classes, name="accuracy"),
-            "mean_per_class_accuracy": v1.metrics.mean_per_class_accuracy(
-                labels, classes, feature_schema.NUM_CLASSES, name="mean_per_class_accuracy"
-            ),
-        }
+        metrics = evaluation.metric_ops(images, labels, logits, classes, params.get("class_names", ()))
         return EstimatorSpec(mode, predictions=predictions, loss=loss, eval_metric_ops=metrics)
 
     v1.summary.image("images", images, max_outputs=4)
     v1.summary.scalar("accuracy", tf.reduce_mean(tf.cast(tf.equal(classes, labels), tf.float32)))
+    # The plain cross-entropy of the batch: the eval run's `cross_entropy` (and `loss`), comparable
+    # with it when the training loss is label-smoothed.
+    v1.summary.scalar(
+        "cross_entropy",
+        tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)),
+    )
+    return EstimatorSpec(mode, loss=loss, train_op=_train_op(loss, updates, params))
+
+
+def _train_op(loss: tf.Tensor, updates: list, params: dict) -> tf.Operation:
+    """Adam on `loss` with params' schedule: linear warm-up, then cosine decay (or constant)."""
     global_step = v1.train.get_global_step()
     learning_rate = params["learning_rate"]
     if params["decay_steps"]:
@@ -114,5 +123,4 @@ def model_fn(features, labels, mode, params):
     v1.summary.scalar("learning_rate", learning_rate)
     optimizer = v1.train.AdamOptimizer(learning_rate=learning_rate)
     with tf.control_dependencies(updates):  # batch-norm statistics
-        train_op = optimizer.minimize(loss, global_step=global_step)
-    return EstimatorSpec(mode, loss=loss, train_op=train_op)
+        return optimizer.minimize(loss, global_step=global_step)

@@ -72,6 +72,8 @@ def record(hparams: hparams_lib.HParams, manifest: manifest_lib.Manifest) -> dic
     return {**values, "environment": environment()}
 
 
-def save(job_dir: str, hparams: hparams_lib.HParams, manifest: manifest_lib.Manifest) -> str:
-    """Writes JOB_DIR/hparams.json (keeping an earlier one with other values); returns its path."""
-    return jobdir.write_hparams(job_dir, record(hparams, manifest))
+def save(job_dir: str, hparams: hparams_lib.HParams, manifest: manifest_lib.Manifest) -> dict:
+    """Writes JOB_DIR/hparams.json (keeping an earlier one with other values); returns what it holds."""
+    values = record(hparams, manifest)
+    jobdir.write_hparams(job_dir, values)
+    return values

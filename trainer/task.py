@@ -73,7 +73,8 @@ def run(argv: Sequence[str] | None = None):
     if result.test is None:
         return result
     for split, metrics in (("eval", result.eval), ("test", result.test)):
-        shown = ", ".join(f"{k} {float(v):.4f}" for k, v in sorted(metrics.items()) if k != "global_step")
+        scalars = {k: v for k, v in metrics.items() if k != "global_step" and not isinstance(v, bytes)}
+        shown = ", ".join(f"{k} {float(v):.4f}" for k, v in sorted(scalars.items()))
         print(f"{split}: {shown} (global step {int(metrics['global_step'])})")
     print(f"exported model: {result.export}")
     print(f"TensorBoard:    tensorboard --logdir {args.job_dir}")

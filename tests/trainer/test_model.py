@@ -31,7 +31,13 @@ def test_model_fn_in_all_modes(name):
                     _, loss = session.run([spec.train_op, spec.loss])
                     assert np.isfinite(loss) and session.run(v1.train.get_global_step()) == 1
                 elif mode == ModeKeys.EVAL:
-                    assert set(spec.eval_metric_ops) == {"accuracy", "mean_per_class_accuracy"}
+                    assert set(spec.eval_metric_ops) == {
+                        "accuracy",
+                        "mean_per_class_accuracy",
+                        "cross_entropy",
+                        "confusion_matrix",
+                        "mistakes",
+                    }
                     _, classes = session.run(
                         [[op for _, op in spec.eval_metric_ops.values()], spec.predictions]
                     )

@@ -62,10 +62,18 @@ def _get(url: str, path: str, **query):
         return json.loads(response.read())
 
 
+def _post(url: str, path: str, body: dict):
+    request = urllib.request.Request(
+        url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
 def test_training_and_evaluation_scalars(tensorboard, trained):
     tags = _get(tensorboard, "/data/plugin/scalars/tags")
-    assert {"loss", "accuracy", "global_step/sec", "learning_rate"} <= set(tags["."])
-    assert {"accuracy", "loss", "mean_per_class_accuracy"} <= set(tags["eval"])
+    assert {"loss", "accuracy", "global_step/sec", "learning_rate", "cross_entropy"} <= set(tags["."])
+    assert {"accuracy", "loss", "mean_per_class_accuracy", "cross_entropy"} <= set(tags["eval"])
     assert {"accuracy", "loss"} <= set(tags["eval_test"])
     steps = [
         step for _, step, _ in _get(tensorboard, "/data/plugin/scalars/scalars", run="eval", tag="accuracy")
@@ -86,3 +94,41 @@ def test_image_summaries(tensorboard):
         tensorboard + "/data/plugin/images/individualImage?" + entry["query"]
     ) as image:
         assert image.read(8) == b"\x89PNG\r\n\x1a\n"  # the 28x28 training images, as TensorBoard shows them
+
+
+def _png(tensorboard: str, run: str, tag: str) -> bytes:
+    (entry, *_) = _get(tensorboard, "/data/plugin/images/images", run=run, tag=tag)
+    with urllib.request.urlopen(
+        tensorboard + "/data/plugin/images/individualImage?" + entry["query"]
+    ) as image:
+        return image.read()
+
+
+def test_evaluations_show_the_confusion_matrix_and_the_mistakes(tensorboard):
+    tags = _get(tensorboard, "/data/plugin/images/tags")["eval"]
+    for name in ("confusion_matrix", "mistakes"):
+        (tag,) = [t for t in tags if t.startswith(name + "/")]
+        steps = [e["step"] for e in _get(tensorboard, "/data/plugin/images/images", run="eval", tag=tag)]
+        assert steps == [10, 20, 30]  # one picture per evaluation
+        assert _png(tensorboard, "eval", tag)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hparams_dashboard_shows_the_run_and_its_final_metrics(tensorboard, trained):
+    hparams = trained[3]
+    experiment = _post(tensorboard, "/data/plugin/hparams/experiment", {"experimentName": ""})
+    names = {info["name"] for info in experiment["hparamInfos"]}
+    assert {"learning_rate", "batch_size", "model", "train_steps", "decay_steps", "warmup_steps"} <= names
+    metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+    assert {"accuracy", "cross_entropy", "loss"} <= metrics
+    groups = _post(
+        tensorboard,
+        "/data/plugin/hparams/session_groups",
+        {"experimentName": "", "startIndex": 0, "sliceSize": 10, "allowedStatuses": ["STATUS_SUCCESS"]},
+    )
+    (group,) = groups["sessionGroups"]
+    assert group["hparams"]["learning_rate"] == pytest.approx(hparams.learning_rate)
+    assert group["hparams"]["train_steps"] == 30 and group["hparams"]["model"] == hparams.model
+    assert [session["name"] for session in group["sessions"]] == ["eval"]  # the run of its metrics
+    accuracy = [m for m in group["metricValues"] if m["name"]["tag"] == "accuracy"]
+    assert accuracy[0]["value"] == pytest.approx(trained[2].eval["accuracy"], abs=1e-6)
+    assert accuracy[0]["trainingStep"] == 30
