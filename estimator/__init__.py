@@ -144,4 +144,7 @@ _HOOKS = [
     "experimental",
 ]
 
-__all__ = [*_CORE, *_CANNED, *_INPUTS, *_HOOKS]
+# tf.compat.v1.estimator: the v1 canned classes and everything else 2.15 exported there.
+from . import compat
+
+__all__ = [*_CORE, *_CANNED, *_INPUTS, *_HOOKS, "compat"]

@@ -4,6 +4,10 @@ A name ('Adagrad', 'Adam', 'Ftrl', 'RMSProp', 'SGD') makes a tf_keras legacy
 optimizer (the ones that work in a TF1 graph) with the given learning rate, or
 the optimizer's own default when none is given. An instance may be a tf_keras
 legacy optimizer or a `tf.compat.v1.train.Optimizer`; a callable returns one.
+
+The v1 canned Estimators (`estimator.compat.v1`) resolve theirs with
+`get_optimizer_instance_v1`: the same names make `tf.compat.v1.train` optimizers,
+and only those are accepted, as 2.15's `tf.compat.v1.estimator` classes did.
 """
 
 from __future__ import annotations
@@ -23,6 +27,16 @@ OPTIMIZER_CLS_NAMES = {
     "Ftrl": _legacy.Ftrl,
     "RMSProp": _legacy.RMSprop,
     "SGD": _legacy.SGD,
+}
+
+# The v1 canned Estimators' names: tf.compat.v1.train optimizers (slots named after the variable,
+# no hyperparameter variables).
+OPTIMIZER_CLS_NAMES_V1 = {
+    "Adagrad": _v1.train.AdagradOptimizer,
+    "Adam": _v1.train.AdamOptimizer,
+    "Ftrl": _v1.train.FtrlOptimizer,
+    "RMSProp": _v1.train.RMSPropOptimizer,
+    "SGD": _v1.train.GradientDescentOptimizer,
 }
 
 
@@ -63,6 +77,46 @@ def get_optimizer_instance(opt, learning_rate=None):
         "optimizer must be a name, a tf.keras.optimizers.legacy.Optimizer, a tf.compat.v1.train.Optimizer "
         f"or a callable returning one; found {type(opt).__name__}: {opt!r}"
     )
+
+
+def get_optimizer_instance_v1(opt, learning_rate):
+    """A `tf.compat.v1.train.Optimizer` from a name, an instance or a callable
+    (2.15's `tf.compat.v1.estimator` rules); called in the model_fn's graph.
+
+    Args:
+      opt: a name of OPTIMIZER_CLS_NAMES_V1, a `tf.compat.v1.train.Optimizer`,
+        or a callable returning one.
+      learning_rate: for a name: the learning rate (a positive float).
+
+    Returns:
+      A `tf.compat.v1.train.Optimizer`.
+
+    Raises:
+      ValueError: an unknown name, a name without a learning rate, or anything
+        that is not a `tf.compat.v1.train.Optimizer` (a tf.keras optimizer too:
+        it belongs to the v2 classes, `estimator.DNNClassifier` and the others).
+    """
+    if isinstance(opt, str):
+        if opt not in OPTIMIZER_CLS_NAMES_V1:
+            raise ValueError(
+                f"Unsupported optimizer name: {opt}. Supported names are: {tuple(sorted(OPTIMIZER_CLS_NAMES_V1))}"
+            )
+        if not learning_rate:
+            raise ValueError("learning_rate must be specified when opt is string.")
+        return OPTIMIZER_CLS_NAMES_V1[opt](learning_rate=learning_rate)
+    if callable(opt) and not is_v1_optimizer(opt):
+        opt = opt()
+    if not is_v1_optimizer(opt):
+        hint = (
+            " (a tf.keras optimizer belongs to the v2 classes: estimator.DNNClassifier and the others)"
+            if is_keras_optimizer(opt)
+            else ""
+        )
+        raise ValueError(
+            f"The given object is not an Optimizer instance. Given: {opt!r}; the tf.compat.v1.estimator "
+            f"classes take a name or a tf.compat.v1.train.Optimizer{hint}"
+        )
+    return opt
 
 
 def _is_new_keras_optimizer(optimizer) -> bool:

@@ -32,6 +32,24 @@ experimental.linear_logit_fn_builder tpu.TPUEstimator tpu.TPUEstimatorSpec tpu.R
 tpu.InputPipelineConfig tpu.experimental.EmbeddingConfigSpec
 """.split()
 NOT_SUPPORTED = {"experimental.LinearSDCA"} | {name for name in V1_ONLY if name.startswith("tpu.")}
+# dir(tf.compat.v1.estimator) of tf.estimator 2.15, and of its experimental namespace.
+COMPAT_V1 = """
+BaselineClassifier BaselineEstimator BaselineRegressor BestExporter BinaryClassHead CheckpointSaverHook
+CheckpointSaverListener DNNClassifier DNNEstimator DNNLinearCombinedClassifier DNNLinearCombinedEstimator
+DNNLinearCombinedRegressor DNNRegressor Estimator EstimatorSpec EvalSpec Exporter FeedFnHook FinalExporter
+FinalOpsHook GlobalStepWaiterHook Head LatestExporter LinearClassifier LinearEstimator LinearRegressor
+LoggingTensorHook LogisticRegressionHead ModeKeys MultiClassHead MultiHead MultiLabelHead NanLossDuringTrainingError
+NanTensorHook PoissonRegressionHead ProfilerHook RegressionHead RunConfig SecondOrStepTimer SessionRunArgs
+SessionRunContext SessionRunHook SessionRunValues StepCounterHook StopAtStepHook SummarySaverHook TrainSpec VocabInfo
+WarmStartSettings add_metrics classifier_parse_example_spec experimental export inputs regressor_parse_example_spec
+tpu train_and_evaluate
+""".split()
+COMPAT_V1_EXPERIMENTAL = """
+InMemoryEvaluatorHook KMeans LinearSDCA build_raw_supervised_input_receiver_fn call_logit_fn dnn_logit_fn_builder
+linear_logit_fn_builder make_early_stopping_hook make_stop_at_checkpoint_step_hook stop_if_higher_hook
+stop_if_lower_hook stop_if_no_decrease_hook stop_if_no_increase_hook
+""".split()
+V1_CANNED = [name for name in COMPAT_V1 if name.startswith(("DNN", "Linear", "Baseline"))]
 
 
 def _resolve(name):
@@ -67,3 +85,17 @@ def test_the_docs_table_gives_every_name_a_status():
     for name in V2 + V1_ONLY:
         expected = "not supported" if name in NOT_SUPPORTED else "supported"
         assert status.get(name) == expected, name
+
+
+def test_compat_v1_is_tf_compat_v1_estimator():
+    """Every name of 2.15's tf.compat.v1.estimator but `tpu` and `experimental.LinearSDCA`; the canned
+    classes are the v1 ones, everything else the object `estimator` exports."""
+    v1 = tfe.compat.v1
+    assert sorted(v1.__all__) == sorted(set(COMPAT_V1) - {"tpu"})
+    assert sorted(v1.experimental.__all__) == sorted(set(COMPAT_V1_EXPERIMENTAL) - {"LinearSDCA"})
+    for name in v1.__all__:
+        if name in V1_CANNED:
+            assert getattr(v1, name) is not getattr(tfe, name) and getattr(v1, name).__name__ == name
+            assert getattr(v1, name).__module__ == "estimator.canned.v1"
+        elif name != "experimental":
+            assert getattr(v1, name) is getattr(tfe, name), name
