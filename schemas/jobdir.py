@@ -8,6 +8,7 @@ tests check it. Every name below is written once, here:
       hparams.<stamp>.json         an earlier hparams.json a resume with other values superseded
       metrics_history.csv          one row per evaluation: epoch, step, time, every metric
       data.json                    the pinned identity of the data it trains on (trainer/data.py)
+      trainer.lock                 while a trainer runs: who holds the job dir (`JobLock`)
       checkpoint, model.ckpt-N.*   tf.estimator's own names (the Saver's)
       events.out.tfevents.*        training summaries; eval/ and eval_test/ hold evaluations'
       export/latest/<timestamp>/   SavedModels of the LatestExporter
@@ -24,10 +25,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import io
 import json
+import logging
+import os
 import posixpath
+import socket
 import time
+import uuid
 
 import tensorflow as tf
 
@@ -45,9 +51,15 @@ LATEST_EXPORTER = "latest"
 BEST_EXPORTER = "best"
 EVAL_DIR = "eval"  # Estimator.eval_dir(): eval/, or eval_<name>/ for a named evaluation
 CHECKPOINT_STATE_FILE = "checkpoint"  # the Saver's: names the newest model.ckpt-N
-# A directory holding any of these is a job dir (of this version or an earlier one).
-_JOB_FILES = (HPARAMS_FILE, DATA_PIN_FILE, CHECKPOINT_STATE_FILE)
 DATA_PIN_VERSION = 1
+LOCK_FILE = "trainer.lock"
+# A lock whose heartbeat (written when the lock is taken and at each checkpoint) is older than
+# this is stale, whatever host holds it; on the holder's own host, so is one whose pid is gone.
+LOCK_STALE_SECONDS = 3600
+_LOCK_WRITE_SECONDS = 5.0  # an empty or torn lock file older than this was left by a killed writer
+_LOG = logging.getLogger(__name__)
+# A directory holding any of these is a job dir (of this version or an earlier one).
+_JOB_FILES = (HPARAMS_FILE, DATA_PIN_FILE, CHECKPOINT_STATE_FILE, LOCK_FILE)
 
 
 def join(*parts: str) -> str:
@@ -247,3 +259,169 @@ def read_data_pin(job_dir: str) -> DataPin | None:
 def write_data_pin(job_dir: str, pin: DataPin) -> str:
     """Writes data.json; returns its path."""
     return _write_json(data_pin_path(job_dir), dataclasses.asdict(pin))
+
+
+def lock_path(job_dir: str) -> str:
+    return join(job_dir, LOCK_FILE)
+
+
+def _utc(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's live process (or a pid we cannot judge: not ours to take)
+    return True
+
+
+@dataclasses.dataclass
+class JobLock:
+    """JOB_DIR/trainer.lock: the one trainer (a chief, or a single process) writing a job dir.
+
+    Workers, parameter servers and the evaluator of the chief's cluster share the
+    job dir without it. The file (JSON) records the holder's host, pid, start
+    time, a run id and a heartbeat; it is written through `tf.io.gfile` (local
+    and gs:// alike; locally it is created exclusively, so of two trainers
+    starting at once one wins).
+
+    Attributes:
+      job_dir: the job dir held.
+      run: this holder's id.
+      host, pid: the holder.
+      started, heartbeat: seconds since the epoch.
+    """
+
+    job_dir: str
+    run: str
+    host: str
+    pid: int
+    started: float
+    heartbeat: float
+
+    @property
+    def path(self) -> str:
+        return lock_path(self.job_dir)
+
+    def describe(self) -> str:
+        age = time.time() - self.heartbeat
+        return (
+            f"host {self.host}, pid {self.pid}, started {_utc(self.started)}, last heartbeat {age:.0f} s ago"
+        )
+
+    def stale_because(self) -> str | None:
+        """Why this lock no longer holds (its process is gone, its heartbeat too old), or None."""
+        if self.host == socket.gethostname() and not _pid_alive(self.pid):
+            return f"its process {self.pid} is gone"
+        if time.time() - self.heartbeat > LOCK_STALE_SECONDS:
+            return f"its heartbeat is older than {LOCK_STALE_SECONDS} s"
+        return None
+
+    def _payload(self) -> str:
+        fields = dataclasses.asdict(self)
+        del fields["job_dir"]
+        return json.dumps(
+            {**fields, "started_utc": _utc(self.started), "heartbeat_utc": _utc(self.heartbeat)}
+        )
+
+    def beat(self) -> None:
+        """Renews the heartbeat (at each checkpoint).
+
+        Raises:
+          ConfigError: the lock file no longer names this holder (another trainer took it over).
+        """
+        holder = read_lock(self.job_dir)
+        if holder is None or holder.run != self.run:
+            raise ConfigError(
+                f"{self.path}: another trainer took this job dir over"
+                f" ({holder.describe() if holder else 'the lock is gone'}); stopping this one"
+            )
+        self.heartbeat = time.time()
+        _write_json(self.path, json.loads(self._payload()))
+
+    def release(self) -> None:
+        """Removes the lock file if it is still this holder's."""
+        holder = read_lock(self.job_dir)
+        if holder is not None and holder.run == self.run:
+            tf.io.gfile.remove(self.path)
+
+
+def read_lock(job_dir: str) -> JobLock | None:
+    """The lock of a job dir, or None if none is held (or its file is unreadable: a torn write)."""
+    try:
+        payload = _read_json(lock_path(job_dir), ConfigError)
+        if payload is None:
+            return None
+        return JobLock(
+            job_dir=job_dir,
+            run=str(payload["run"]),
+            host=str(payload["host"]),
+            pid=int(payload["pid"]),
+            started=float(payload["started"]),
+            heartbeat=float(payload["heartbeat"]),
+        )
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _create_exclusively(path: str, text: str) -> bool:
+    """Creates `path` holding `text` unless it exists; False if it exists (locally: atomic)."""
+    if "://" not in path:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        return True
+    if tf.io.gfile.exists(path):
+        return False
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(text + "\n")
+    return True
+
+
+def _take_over_unreadable(path: str) -> None:
+    """Removes a lock file that has stayed unreadable (its holder was killed while writing it)."""
+    try:
+        age = time.time() - tf.io.gfile.stat(path).mtime_nsec / 1e9
+    except tf.errors.NotFoundError:
+        return  # released meanwhile
+    if age < _LOCK_WRITE_SECONDS:
+        time.sleep(_LOCK_WRITE_SECONDS / 5)  # another trainer may be writing it now
+        return
+    _LOG.warning("%s: taking over an unreadable lock (%.0f s old)", path, age)
+    tf.io.gfile.remove(path)
+
+
+def acquire_lock(job_dir: str) -> JobLock:
+    """Takes the job dir's lock, taking over a stale one (one line says so).
+
+    Raises:
+      ConfigError: another live trainer holds it (naming its host, pid, start and heartbeat).
+    """
+    now = time.time()
+    lock = JobLock(job_dir, uuid.uuid4().hex[:12], socket.gethostname(), os.getpid(), now, now)
+    for _ in range(5):  # a lock removed, being written or taken over meanwhile: look again
+        if _create_exclusively(lock.path, lock._payload()):
+            if (read_lock(job_dir) or lock).run == lock.run:
+                return lock
+        holder = read_lock(job_dir)
+        if holder is None:
+            _take_over_unreadable(lock.path)
+            continue
+        reason = holder.stale_because()
+        if reason is None:
+            raise ConfigError(
+                f"{job_dir}: another trainer is using this job dir ({holder.describe()}; {lock.path}): wait"
+                f" for it to end or use another --job-dir (a lock is taken over once its process is gone or"
+                f" its heartbeat is older than {LOCK_STALE_SECONDS} s)"
+            )
+        _LOG.warning("%s: taking over a stale lock (%s): %s", lock.path, holder.describe(), reason)
+        if read_lock(job_dir) == holder:
+            tf.io.gfile.remove(lock.path)
+    raise ConfigError(f"{lock.path}: could not take the lock (trainers starting at once?); try again")

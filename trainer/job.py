@@ -170,15 +170,39 @@ def _prepare(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_d
     hparams.max_steps(manifest.splits[layout.TRAIN].examples)  # a schedule the data cannot support fails here
     check_job_dir(job_dir, hparams)
     config = _run_config(job_dir, hparams, manifest.splits[layout.TRAIN].examples)
-    if config.is_chief:
-        data.pin(job_dir, data_dir, manifest)
-        tensorboard.write_session_start(job_dir, runinfo.save(job_dir, hparams, manifest))
     return _Plan(data_dir, job_dir, hparams, manifest, config, tft.TFTransformOutput(data_dir))
 
 
-def _specs(plan: _Plan) -> tuple[tfe.TrainSpec, tfe.EvalSpec]:
+@contextlib.contextmanager
+def _claimed(plan: _Plan):
+    """On the chief (or a single process): holds the job dir's lock while the job runs, pins the
+    data and saves the run's settings; yields the lock (None on the other tasks of a cluster)."""
+    if not plan.config.is_chief:  # workers, ps and the evaluator share the chief's job dir
+        yield None
+        return
+    lock = jobdir.acquire_lock(plan.job_dir)
+    try:
+        data.pin(plan.job_dir, plan.data_dir, plan.manifest)
+        tensorboard.write_session_start(plan.job_dir, runinfo.save(plan.job_dir, plan.hparams, plan.manifest))
+        yield lock
+    finally:
+        lock.release()
+
+
+class _Heartbeat(tf.compat.v1.train.CheckpointSaverListener):
+    """Renews the job dir lock's heartbeat at each checkpoint (and stops if the lock was taken over)."""
+
+    def __init__(self, lock: jobdir.JobLock | None):
+        self._lock = lock
+
+    def after_save(self, session, global_step_value):
+        if self._lock is not None:
+            self._lock.beat()
+
+
+def _specs(plan: _Plan, lock: jobdir.JobLock | None) -> tuple[tfe.TrainSpec, tfe.EvalSpec]:
     """train_and_evaluate's specs: the train split to max_steps, with a progress line per
-    epoch; the eval split, logged (console.EvaluationLog) and exported by a LatestExporter
+    epoch and the lock renewed at each checkpoint; the eval split, logged (console.EvaluationLog) and exported by a LatestExporter
     and a BestExporter (highest eval accuracy)."""
     receiver_fn = plan.serving_input_receiver_fn()
     exporters = [
@@ -198,7 +222,7 @@ def _specs(plan: _Plan) -> tuple[tfe.TrainSpec, tfe.EvalSpec]:
         plan.input_fn(layout.TRAIN, tfe.ModeKeys.TRAIN),
         max_steps=plan.max_steps,
         hooks=[progress],
-        saving_listeners=[progress.listener()],
+        saving_listeners=[progress.listener(), _Heartbeat(lock)],
     )
     eval_spec = tfe.EvalSpec(
         plan.input_fn(layout.EVAL, tfe.ModeKeys.EVAL),
@@ -238,28 +262,19 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
         preprocessing output (naming the file), or changed during training.
       ConfigError: hyperparameters the data cannot support, a bad TF_CONFIG, a
         path TensorFlow would read as a pattern, a job dir of another model or data,
-        or one whose checkpoint lacks a variable of the network (an older layout).
+        one that is, is inside or holds a data dir, one another live trainer holds
+        (its lock, schemas/jobdir.py), or one whose checkpoint lacks a variable of
+        the network (an older layout).
     """
     plan = _prepare(data_dir, job_dir, hparams, verify_data)
-    _LOG.info(
-        "training %s for %s epochs (%d steps of %d examples), evaluating every %d steps; job dir %s",
-        hparams.model,
-        f"{plan.max_steps / plan.epoch_steps:.3g}",
-        plan.max_steps,
-        hparams.batch_size,
-        plan.config.save_checkpoints_steps,
-        job_dir,
-    )
-    params = hparams.model_params(
-        plan.manifest.splits[layout.TRAIN].examples, plan.manifest.class_names, plan.manifest.dataset
-    )
-    estimator = tfe.Estimator(model.model_fn, config=plan.config, params=params)
-    with _failures_explained(plan):
-        metrics, exports = tfe.train_and_evaluate(estimator, *_specs(plan))
-        if not plan.config.is_chief:  # worker, ps or evaluator: the chief reports the results
-            return Result(eval=metrics or {}, test=None, export=None, exports=[], job_dir=job_dir)
-        test_metrics = estimator.evaluate(plan.input_fn(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)
-    best = export_dirs.newest_export(jobdir.export_base(job_dir, jobdir.BEST_EXPORTER))
+    with _claimed(plan) as lock:
+        estimator = _estimator(plan)
+        with _failures_explained(plan):
+            metrics, exports = tfe.train_and_evaluate(estimator, *_specs(plan, lock))
+            if not plan.config.is_chief:  # worker, ps or evaluator: the chief reports the results
+                return Result(eval=metrics or {}, test=None, export=None, exports=[], job_dir=job_dir)
+            test_metrics = estimator.evaluate(plan.input_fn(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)
+        best = export_dirs.newest_export(jobdir.export_base(job_dir, jobdir.BEST_EXPORTER))
     if best is None:
         raise RuntimeError(
             f"{jobdir.export_base(job_dir, jobdir.BEST_EXPORTER)}: no complete export after training"
@@ -269,3 +284,21 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
     vertex.report_tuning_metric(metrics)
     exports = [e.decode() if isinstance(e, bytes) else e for e in exports if e is not None]
     return Result(eval=metrics, test=test_metrics, export=best, exports=exports, job_dir=job_dir)
+
+
+def _estimator(plan: _Plan) -> tfe.Estimator:
+    """The Estimator of the job's model_fn, its parameters resolved against the data."""
+    hparams = plan.hparams
+    _LOG.info(
+        "training %s for %s epochs (%d steps of %d examples), evaluating every %d steps; job dir %s",
+        hparams.model,
+        f"{plan.max_steps / plan.epoch_steps:.3g}",
+        plan.max_steps,
+        hparams.batch_size,
+        plan.config.save_checkpoints_steps,
+        plan.job_dir,
+    )
+    params = hparams.model_params(
+        plan.manifest.splits[layout.TRAIN].examples, plan.manifest.class_names, plan.manifest.dataset
+    )
+    return tfe.Estimator(model.model_fn, config=plan.config, params=params)

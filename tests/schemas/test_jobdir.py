@@ -1,6 +1,12 @@
-"""The job-dir contract: names that agree with the runtime's, and typed reads and writes."""
+"""The job-dir contract: names that agree with the runtime's, typed reads and writes, the lock."""
 
 import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import time
 
 import pytest
 
@@ -97,3 +103,87 @@ def test_a_pin_without_identity_is_refused(tmp_path):
     (tmp_path / jobdir.DATA_PIN_FILE).write_text(json.dumps({"data_dir": "d"}))
     with pytest.raises(DataError, match="no data identity"):
         jobdir.read_data_pin(str(tmp_path))
+
+
+def _holder(job_dir, host=None, pid=None, heartbeat_age=0.0) -> jobdir.JobLock:
+    """Writes a lock file as another trainer would have: its host, pid and heartbeat."""
+    now = time.time()
+    lock = jobdir.JobLock(
+        str(job_dir), "0123456789ab", host or socket.gethostname(), pid or os.getpid(), now - heartbeat_age,
+        now - heartbeat_age,
+    )  # fmt: skip
+    (job_dir / jobdir.LOCK_FILE).write_text(lock._payload())
+    return lock
+
+
+def _reaped_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_the_lock_records_its_holder_is_renewed_and_released(tmp_path):
+    lock = jobdir.acquire_lock(str(tmp_path))
+    written = json.loads((tmp_path / jobdir.LOCK_FILE).read_text())
+    assert (written["host"], written["pid"]) == (socket.gethostname(), os.getpid())
+    assert {"started_utc", "heartbeat_utc", "run"} <= set(written)
+    before = lock.heartbeat
+    time.sleep(0.01)
+    lock.beat()
+    assert jobdir.read_lock(str(tmp_path)).heartbeat > before
+    lock.release()
+    assert not (tmp_path / jobdir.LOCK_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        pytest.param({}, id="a live process on this host"),
+        pytest.param({"host": "another-host", "pid": 1}, id="a fresh heartbeat from another host"),
+    ],
+)
+def test_a_held_lock_is_refused_naming_its_holder(tmp_path, holder):
+    held = _holder(tmp_path, **holder)
+    with pytest.raises(ConfigError, match=rf"another trainer is using this job dir \(host {held.host}, pid"):
+        jobdir.acquire_lock(str(tmp_path))
+    assert jobdir.read_lock(str(tmp_path)) == held
+
+
+@pytest.mark.parametrize(
+    "holder, reason",
+    [
+        ({"pid": "gone"}, "its process .* is gone"),
+        (
+            {"host": "another-host", "pid": 1, "heartbeat_age": jobdir.LOCK_STALE_SECONDS + 60},
+            "its heartbeat is older than",
+        ),
+    ],
+)
+def test_a_stale_lock_is_taken_over_in_one_line(tmp_path, caplog, holder, reason):
+    if holder.get("pid") == "gone":
+        holder = {"pid": _reaped_pid()}
+    stale = _holder(tmp_path, **holder)
+    with caplog.at_level(logging.WARNING):
+        lock = jobdir.acquire_lock(str(tmp_path))
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert re.search(rf"taking over a stale lock \(host {stale.host}, pid {stale.pid}.*\): {reason}", line), (
+        line
+    )
+    assert jobdir.read_lock(str(tmp_path)).run == lock.run != stale.run
+
+
+def test_a_holder_whose_lock_was_taken_over_stops_at_its_next_heartbeat(tmp_path):
+    lock = jobdir.acquire_lock(str(tmp_path))
+    other = _holder(tmp_path, host="another-host", pid=1)  # e.g. after this host stood still for an hour
+    with pytest.raises(ConfigError, match=r"another trainer took this job dir over \(host another-host"):
+        lock.beat()
+    lock.release()  # not ours any more: left as it is
+    assert jobdir.read_lock(str(tmp_path)) == other
+
+
+def test_a_lock_file_left_empty_by_a_killed_writer_is_taken_over(tmp_path):
+    path = tmp_path / jobdir.LOCK_FILE
+    path.write_text("")
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    assert jobdir.acquire_lock(str(tmp_path)).pid == os.getpid()
