@@ -9,10 +9,12 @@ tests check it. Every name below is written once, here:
       metrics_history.csv          one row per evaluation: epoch, step, time, every metric
       data.json                    the pinned identity of the data it trains on (trainer/data.py)
       trainer.lock                 while a trainer runs: who holds the job dir (`JobLock`)
-      checkpoint, model.ckpt-N.*   tf.estimator's own names (the Saver's)
+      checkpoint, model.ckpt-N.*   tf.estimator's own names (the Saver's); model.ckpt-N_temp/ while
+                                   one is saved
       events.out.tfevents.*        training summaries; eval/ and eval_test/ hold evaluations'
       export/latest/<timestamp>/   SavedModels of the LatestExporter
-      export/best/<timestamp>/     ... and of the BestExporter (highest eval accuracy)
+      export/best/<timestamp>/     ... and of the BestExporter (highest eval accuracy); temp-<timestamp>/
+                                   beside them while one is written
 
 The export directory names are tf.estimator's (`MODEL_DIR/export/<exporter name>/`,
 timestamped exports inside; `estimator.export_dirs` knows which are complete) and
@@ -31,6 +33,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 import socket
 import time
 import uuid
@@ -51,6 +54,9 @@ LATEST_EXPORTER = "latest"
 BEST_EXPORTER = "best"
 EVAL_DIR = "eval"  # Estimator.eval_dir(): eval/, or eval_<name>/ for a named evaluation
 CHECKPOINT_STATE_FILE = "checkpoint"  # the Saver's: names the newest model.ckpt-N
+CHECKPOINT_PREFIX = "model.ckpt"  # tf.estimator's: model.ckpt-<global step>.*
+CHECKPOINT_TEMP_SUFFIX = "_temp"  # the Saver's: model.ckpt-N_temp/ holds a sharded save in progress
+EXPORT_TEMP_PREFIX = "temp-"  # tf.estimator's: export/<exporter>/temp-<timestamp>/ while it exports
 DATA_PIN_VERSION = 1
 LOCK_FILE = "trainer.lock"
 # A lock whose heartbeat (written when the lock is taken and at each checkpoint) is older than
@@ -425,3 +431,39 @@ def acquire_lock(job_dir: str) -> JobLock:
         if read_lock(job_dir) == holder:
             tf.io.gfile.remove(lock.path)
     raise ConfigError(f"{lock.path}: could not take the lock (trainers starting at once?); try again")
+
+
+def _subdirs(directory: str) -> list[str]:
+    if not tf.io.gfile.isdir(directory):
+        return []
+    paths = [join(directory, name.rstrip("/")) for name in tf.io.gfile.listdir(directory)]
+    return [path for path in paths if tf.io.gfile.isdir(path)]
+
+
+def remove_leftovers(job_dir: str, min_export_age_seconds: float = 0.0) -> list[str]:
+    """Deletes what writers killed half way left: model.ckpt-N_temp/ and export/*/temp-*/.
+
+    Only the lock's holder calls this (no checkpoint or export of its own is in
+    progress). Exports in progress of other tasks of its cluster (an evaluator)
+    are spared by `min_export_age_seconds`: a temp-<timestamp> dir younger than
+    that is kept. Returns the deleted paths.
+    """
+    if not tf.io.gfile.isdir(job_dir):
+        return []
+    names = [name.rstrip("/") for name in tf.io.gfile.listdir(job_dir)]
+    leftovers = [
+        join(job_dir, name)
+        for name in names
+        if re.fullmatch(rf"{re.escape(CHECKPOINT_PREFIX)}-\d+{CHECKPOINT_TEMP_SUFFIX}", name)
+    ]
+    newest_allowed = time.time() - min_export_age_seconds
+    for exporter in _subdirs(join(job_dir, EXPORT_DIR)):
+        for name in (posixpath.basename(path) for path in _subdirs(exporter)):
+            stamp = name[len(EXPORT_TEMP_PREFIX) :]
+            if name.startswith(EXPORT_TEMP_PREFIX) and stamp.isdigit() and int(stamp) <= newest_allowed:
+                leftovers.append(join(exporter, name))
+    for path in leftovers:
+        tf.io.gfile.rmtree(path)
+    if leftovers:
+        _LOG.warning("removed what interrupted checkpoints and exports left: %s", ", ".join(leftovers))
+    return leftovers

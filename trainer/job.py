@@ -32,6 +32,7 @@ from trainer import console, data, inputs, model, runinfo, serving, tensorboard,
 from trainer import hparams as hparams_lib
 
 _LOG = logging.getLogger("trainer")
+_EXPORT_MINUTES = 30  # in a cluster, a temp export younger than this may be the evaluator's, in progress
 # What tf.compat.v1's Saver says when a checkpoint lacks one of the graph's variables.
 _MISSING_KEY = re.compile(r"Key (\S+) not found in checkpoint")
 
@@ -175,13 +176,18 @@ def _prepare(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_d
 
 @contextlib.contextmanager
 def _claimed(plan: _Plan):
-    """On the chief (or a single process): holds the job dir's lock while the job runs, pins the
-    data and saves the run's settings; yields the lock (None on the other tasks of a cluster)."""
+    """On the chief (or a single process): holds the job dir's lock while the job runs, removes
+    what interrupted checkpoints and exports left, pins the data and saves the run's settings;
+    yields the lock (None on the other tasks of a cluster)."""
     if not plan.config.is_chief:  # workers, ps and the evaluator share the chief's job dir
         yield None
         return
     lock = jobdir.acquire_lock(plan.job_dir)
     try:
+        in_cluster = bool(plan.config.cluster_spec.as_dict())  # an evaluator may be exporting now
+        jobdir.remove_leftovers(
+            plan.job_dir, min_export_age_seconds=_EXPORT_MINUTES * 60 if in_cluster else 0
+        )
         data.pin(plan.job_dir, plan.data_dir, plan.manifest)
         tensorboard.write_session_start(plan.job_dir, runinfo.save(plan.job_dir, plan.hparams, plan.manifest))
         yield lock

@@ -1,13 +1,15 @@
-"""One trainer per job dir."""
+"""One trainer per job dir, and what killed trainers leave is cleaned up by the next run."""
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import time
 
 import pytest
 
+from estimator import export_dirs
 from schemas import jobdir
 from tests import commands
 from trainer import job
@@ -58,3 +60,33 @@ def test_a_stale_lock_is_taken_over_renewed_at_each_checkpoint_and_released(
     assert f"pid {killed.pid}" in line and "is gone" in line
     assert len(beats) >= 2 and set(beats) == {os.getpid()}  # checkpoints at steps 4 and 8 (and 0)
     assert not (job_dir / jobdir.LOCK_FILE).exists()  # released at the end
+
+
+def test_a_later_run_removes_what_killed_saves_and_exports_left(trained, tmp_path, caplog):
+    _, data_dir, result, hparams = trained
+    job_dir = tmp_path / "job"
+    shutil.copytree(result.job_dir, job_dir)
+    stamp = int(time.time())
+    leftovers = [
+        job_dir
+        / f"{jobdir.CHECKPOINT_PREFIX}-30{jobdir.CHECKPOINT_TEMP_SUFFIX}",  # kill -9 in a checkpoint save
+        job_dir
+        / jobdir.EXPORT_DIR
+        / jobdir.LATEST_EXPORTER
+        / f"{jobdir.EXPORT_TEMP_PREFIX}{stamp}",  # ... an export
+        job_dir / jobdir.EXPORT_DIR / jobdir.BEST_EXPORTER / f"{jobdir.EXPORT_TEMP_PREFIX}{stamp - 60}",
+    ]
+    for path in leftovers:
+        (path / "variables").mkdir(parents=True)
+        (path / "variables" / "variables.index").write_bytes(b"half")
+    caplog.set_level(logging.WARNING)
+    again = job.train(data_dir, str(job_dir), hparams)  # at its last step already: trains no further
+    assert again.test["global_step"] == result.test["global_step"]
+    assert not [path for path in leftovers if path.exists()]
+    (line,) = [
+        r.getMessage() for r in caplog.records if "interrupted checkpoints and exports" in r.getMessage()
+    ]
+    assert all(str(path) in line for path in leftovers)
+    assert export_dirs.newest_export(
+        str(job_dir / jobdir.EXPORT_DIR / jobdir.BEST_EXPORTER)
+    )  # complete ones stay

@@ -9,9 +9,11 @@ import subprocess
 import time
 
 import pytest
+import tensorflow as tf
 
 import estimator as tfe
 from common.errors import ConfigError, DataError
+from estimator import export_dirs
 from schemas import jobdir, layout
 
 
@@ -187,3 +189,42 @@ def test_a_lock_file_left_empty_by_a_killed_writer_is_taken_over(tmp_path):
     old = time.time() - 60
     os.utime(path, (old, old))
     assert jobdir.acquire_lock(str(tmp_path)).pid == os.getpid()
+
+
+def test_temporary_names_are_the_runtimes_own():
+    assert jobdir.EXPORT_TEMP_PREFIX == export_dirs.TEMP_PREFIX
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.Variable(1.0, name="v")
+        tf.compat.v1.train.Saver(sharded=True)  # tf.estimator's Scaffold saves sharded
+    strings = [
+        value.decode()
+        for node in graph.as_graph_def().node
+        if node.op == "Const" and node.attr["value"].tensor.dtype == tf.string.as_datatype_enum
+        for value in node.attr["value"].tensor.string_val
+    ]
+    assert f"{jobdir.CHECKPOINT_TEMP_SUFFIX}/part" in strings  # the Saver writes PREFIX_temp/part-*
+
+
+def test_leftovers_of_interrupted_saves_and_exports_are_removed(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
+    now = int(time.time())
+    for path in (f"model.ckpt-20{jobdir.CHECKPOINT_TEMP_SUFFIX}/part-00000-of-00001.index",
+                 f"export/latest/{jobdir.EXPORT_TEMP_PREFIX}{now - 7200}/saved_model.pb",
+                 f"export/best/{jobdir.EXPORT_TEMP_PREFIX}{now}/variables/variables.index",
+                 "export/best/1700000000/saved_model.pb", "model.ckpt-20.index", "export/notes-temp-1/x",
+                 "model.ckpt-x_temp/y"):  # fmt: skip
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"")
+    young = str(tmp_path / "export" / "best" / f"{jobdir.EXPORT_TEMP_PREFIX}{now}")
+    removed = jobdir.remove_leftovers(str(tmp_path), min_export_age_seconds=3600)  # in a cluster
+    assert removed == [
+        str(tmp_path / f"model.ckpt-20{jobdir.CHECKPOINT_TEMP_SUFFIX}"),
+        str(tmp_path / "export" / "latest" / f"{jobdir.EXPORT_TEMP_PREFIX}{now - 7200}"),
+    ]
+    caplog.clear()
+    assert jobdir.remove_leftovers(str(tmp_path)) == [young]  # alone: every one
+    assert len(caplog.records) == 1 and young in caplog.records[0].getMessage()
+    assert (tmp_path / "export/best/1700000000/saved_model.pb").exists() and (
+        tmp_path / "model.ckpt-x_temp"
+    ).exists()
