@@ -33,6 +33,7 @@ from typing import BinaryIO
 import numpy as np
 import tensorflow as tf
 
+from common import paths
 from common.errors import InputNotFoundError, UserError
 
 UBYTE = 0x08
@@ -108,6 +109,7 @@ class IdxHeader:
 
 
 def _open_raw(path: str) -> BinaryIO:
+    paths.check_regular(path)  # a FIFO would block the reader for ever
     try:
         return tf.io.gfile.GFile(path, "rb")
     except tf.errors.OpError as e:  # NotFound, PermissionDenied, ...

@@ -41,6 +41,7 @@ import uuid
 import tensorflow as tf
 
 from common.errors import ConfigError, DataError
+from common.paths import check_regular
 
 HPARAMS_FILE = "hparams.json"
 HPARAMS_HISTORY_FILE = "hparams.{stamp}.json"  # an earlier hparams.json, by when it was written
@@ -110,6 +111,7 @@ def _read_json(path: str, error: type[Exception]) -> dict | None:
     """
     if not tf.io.gfile.exists(path):
         return None
+    check_regular(path)
     try:
         with tf.io.gfile.GFile(path) as f:
             payload = json.loads(f.read())

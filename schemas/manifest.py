@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 import tensorflow as tf
 
 from common.errors import DataError, InputNotFoundError
+from common.paths import check_regular
 from schemas import layout
 
 PRODUCER = "idx-tfrecords"  # marks this project's outputs: only those may be overwritten
@@ -212,6 +213,7 @@ class Manifest:
             raise InputNotFoundError(
                 f"{path}: no manifest; {data_dir} is not the output of a finished preprocessing run{hint}"
             )
+        check_regular(path)
         with tf.io.gfile.GFile(path) as f:
             return cls.from_json(f.read(), source=path)
 
@@ -245,6 +247,7 @@ def _glob_escape(path: str) -> str:
 
 def file_sha256(path: str) -> str:
     """Returns the hex sha256 of a file's bytes as stored (compressed if it is)."""
+    check_regular(path)  # never /dev/zero (it never ends) or a FIFO (it blocks)
     digest = hashlib.sha256()
     with tf.io.gfile.GFile(path, "rb") as f:
         for block in iter(lambda: f.read(_HASH_BLOCK), b""):
@@ -332,6 +335,7 @@ def check_shard(data_dir: str, shard: Shard, deep: bool = False) -> None:
       InputNotFoundError: the shard is missing. DataError: it differs (naming it).
     """
     path = layout.join(data_dir, shard.path)
+    check_regular(path)
     try:
         size = tf.io.gfile.stat(path).length
     except tf.errors.NotFoundError:

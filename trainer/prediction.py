@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from common import idx
 from common.errors import DataError, InputNotFoundError, OutputError
+from common.paths import check_regular
 from estimator import export_dirs
 from schemas import features
 from trainer import model, serving
@@ -102,11 +103,13 @@ def tfrecord_files(pattern: str) -> list[str]:
     """The files a --tfrecords glob matches, sorted.
 
     Raises:
-      InputNotFoundError: no file matches.
+      InputNotFoundError: no file matches, or one is a FIFO, device or socket.
     """
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
         raise InputNotFoundError(f"{pattern}: no files match")
+    for path in files:
+        check_regular(path)
     return files
 
 
