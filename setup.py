@@ -52,6 +52,8 @@ setup(
             "idx-train=trainer.task:entry",
             "idx-predict=trainer.predict:entry",
             "idx-local-cluster=trainer.local_cluster:entry",
+            # tf.estimator 2.15's command of that name: canned checkpoints between the v1 and v2 classes.
+            "estimator_ckpt_converter=estimator.tools.checkpoint_converter:entry",
         ],
     },
 )
