@@ -69,6 +69,9 @@ FULL = {
     "accuracy": Benchmark(lambda repeats: accuracy.run(), accuracy.summary),
     "distributed": Benchmark(lambda repeats: distributed.run(), distributed.summary),
     "scale": Benchmark(lambda repeats: scale.run(), scale.summary),
+    "time_to_accuracy_evaluations": Benchmark(
+        lambda repeats: time_to_accuracy.run_evaluations(seeds=repeats), time_to_accuracy.summary_evaluations
+    ),
     "time_to_accuracy_vgg": Benchmark(
         lambda repeats: time_to_accuracy.run_vgg(seeds=1),
         functools.partial(time_to_accuracy.summary, label="vgg"),

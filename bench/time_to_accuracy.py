@@ -12,6 +12,12 @@ schedule was chosen (schedules were chosen on the eval split); the new default
 runs with several seeds and today's default more than once, and the medians are
 reported, as the margins are thin.
 
+`run_evaluations` measures what evaluating once per epoch costs (issue 25): the
+default job against the same job with the evaluation schedule before it (a
+checkpoint every 1,000 steps, at most one evaluation a minute); target: at
+least 5 evaluations in at most 1.10 of the time. It also counts the lines each
+job prints.
+
 `run_vgg` does the same for the `vgg` network: `trainer.task --model vgg` with
 this round's schedule against the `vgg` settings before it (25 epochs of batch
 100, Adam at 1e-3 with cosine decay, oneDNN off); the goal there is test
@@ -32,6 +38,7 @@ import time
 from bench import common
 from pipeline import job
 from pipeline.config import PreprocessConfig
+from schemas import jobdir
 
 # The schedule (and kernel setting) every model had before this benchmark.
 _TODAYS_SCHEDULE = (
@@ -48,11 +55,16 @@ TARGET_TIME_RATIO = 1 / 3
 TODAYS_VGG_FLAGS = ("--model=vgg", "--num-epochs=25", *_TODAYS_SCHEDULE)
 VGG_TARGET_ACCURACY = 0.94
 VGG_TARGET_TIME_RATIO = 1.0
+# The evaluation schedule of the default job before issue 25, and what evaluating every epoch may cost.
+EVALUATIONS_BEFORE_FLAGS = ("--save-checkpoints-steps=1000", "--throttle-secs=60")
+EVALUATIONS_TARGET_TIME_RATIO = 1.10
+EVALUATIONS_TARGET_POINTS = 5
 _METRIC = re.compile(r"^(eval|test): .*\baccuracy ([0-9.]+)", re.MULTILINE)
 
 
 def train(data_dir: str, job_dir: str, flags=(), env=None) -> dict:
-    """Runs `python -m trainer.task` to the end; its wall time and final eval and test accuracy.
+    """Runs `python -m trainer.task` to the end; its wall time, final eval and test accuracy,
+    evaluations (rows of the metrics history) and console lines.
 
     Raises:
       subprocess.CalledProcessError: the job failed (its output is in the exception).
@@ -68,6 +80,8 @@ def train(data_dir: str, job_dir: str, flags=(), env=None) -> dict:
         "train_s": round(seconds, 1),
         "eval_accuracy": float(accuracy["eval"]),
         "test_accuracy": float(accuracy["test"]),
+        "console_lines": len((done.stdout + done.stderr).splitlines()),
+        "evaluations": len(jobdir.read_metrics_history(job_dir)),
     }
 
 
@@ -88,7 +102,32 @@ def run_vgg(seeds: int = 1, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
     )
 
 
-def _compare(new_flags, todays_flags, seeds, input_dir, target_accuracy, target_ratio) -> dict:
+def run_evaluations(seeds: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
+    """The default job (an evaluation per epoch) against it with the evaluation schedule before
+    issue 25 (EVALUATIONS_BEFORE_FLAGS), as `run` compares; with each job's evaluations and lines."""
+    result = _compare(
+        (), EVALUATIONS_BEFORE_FLAGS, seeds, input_dir, TARGET_ACCURACY, EVALUATIONS_TARGET_TIME_RATIO, env={}
+    )
+    for side in ("new_default", "todays_default"):
+        runs = result[side]["runs"]
+        result[side]["evaluations"] = statistics.median(r["evaluations"] for r in runs)
+        result[side]["console_lines"] = max(r["console_lines"] for r in runs)
+    result["targets"]["evaluations"] = EVALUATIONS_TARGET_POINTS
+    return result
+
+
+def summary_evaluations(r: dict) -> str:
+    """run_evaluations()'s result as a line of the benchmark table."""
+    new, before = r["new_default"], r["todays_default"]
+    return (
+        f"evaluations: {new['evaluations']:.0f} a job in {new['train_s']:.0f} s (test {new['test_accuracy']:.4f},"
+        f" {new['console_lines']} lines) vs {before['evaluations']:.0f} in {before['train_s']:.0f} s (test"
+        f" {before['test_accuracy']:.4f}, {before['console_lines']} lines) -> time ratio {r['time_ratio']:.3f}"
+        f" (target <= {EVALUATIONS_TARGET_TIME_RATIO:.2f} with >= {EVALUATIONS_TARGET_POINTS} evaluations)"
+    )
+
+
+def _compare(new_flags, todays_flags, seeds, input_dir, target_accuracy, target_ratio, env=None) -> dict:
     with tempfile.TemporaryDirectory() as work:
         data_dir = os.path.join(work, "data")
         job.run_preprocessing(PreprocessConfig(input_dir, data_dir))
@@ -98,7 +137,8 @@ def _compare(new_flags, todays_flags, seeds, input_dir, target_accuracy, target_
             new.append(train(data_dir, job_dir, [*new_flags, f"--seed={42 + seed}"]))
             if seed < max(1, seeds - 1):
                 job_dir = os.path.join(work, f"today-{seed}")
-                today.append(train(data_dir, job_dir, todays_flags, TODAYS_DEFAULT_ENV))
+                environment = TODAYS_DEFAULT_ENV if env is None else env
+                today.append(train(data_dir, job_dir, todays_flags, environment))
     new_default, todays_default = _medians(new), _medians(today)
     return {
         "todays_default": todays_default,
