@@ -38,6 +38,7 @@ setup(
         "numpy",
         "tqdm",
         "matplotlib",
+        "scikit-learn",  # trainer.report: sklearn.metrics
         "cloudml-hypertune",
     ],
     extras_require={

@@ -7,6 +7,7 @@ tests check it. Every name below is written once, here:
       hparams.json                 the run's resolved hyperparameters, schedule and environment
       hparams.<stamp>.json         an earlier hparams.json a resume with other values superseded
       metrics_history.csv          one row per evaluation: epoch, step, time, every metric
+      report/                      what `trainer.predict --report-dir` writes (REPORT_FILES), e.g. `make demo`'s
       data.json                    the pinned identity of the data it trains on (trainer/data.py)
       trainer.lock                 while a trainer runs: who holds the job dir (`JobLock`)
       checkpoint, model.ckpt-N.*   tf.estimator's own names (the Saver's); model.ckpt-N_temp/ while
@@ -49,6 +50,21 @@ HPARAMS_WRITTEN_KEY = "written"  # when hparams.json was written (UTC); not comp
 METRICS_HISTORY_FILE = "metrics_history.csv"
 # The leading columns of metrics_history.csv; the metrics follow, sorted by name (Keras' CSVLogger's order).
 METRICS_HISTORY_INDEX = ("epoch", "step", "time")
+REPORT_DIR = "report"  # the report's usual place (make demo: OUT/report); any --report-dir works
+REPORT_METRICS_FILE = "metrics.json"
+REPORT_MARKDOWN_FILE = "report.md"
+REPORT_CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+REPORT_CONFUSION_MATRIX_NORMALIZED_FILE = "confusion_matrix_normalized.png"
+REPORT_MISTAKES_FILE = "mistakes.png"
+REPORT_RELIABILITY_FILE = "reliability.png"
+REPORT_FILES = (
+    REPORT_METRICS_FILE,
+    REPORT_MARKDOWN_FILE,
+    REPORT_CONFUSION_MATRIX_FILE,
+    REPORT_CONFUSION_MATRIX_NORMALIZED_FILE,
+    REPORT_MISTAKES_FILE,
+    REPORT_RELIABILITY_FILE,
+)
 DATA_PIN_FILE = "data.json"
 EXPORT_DIR = "export"  # tf.estimator's: MODEL_DIR/export/<exporter name>/
 LATEST_EXPORTER = "latest"

@@ -22,21 +22,53 @@ from collections.abc import Sequence
 
 from common import cli
 
+EXAMPLES = (
+    "python -m trainer.predict --saved-model out/job/export/best --idx-images"
+    " data/fashion-mnist/t10k-images-idx3-ubyte.gz --idx-labels data/fashion-mnist/t10k-labels-idx1-ubyte.gz"
+    " --output out/predictions.csv --report-dir out/report",
+    "python -m trainer.predict --saved-model out/job/export/latest --tfrecords 'raw/part-*.tfrecord.gz'"
+    " --output out/p.jsonl",
+)
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m trainer.predict", description=__doc__.splitlines()[0])
+    parser = cli.ArgumentParser(
+        prog="python -m trainer.predict", description=__doc__.splitlines()[0], examples=EXAMPLES
+    )
     parser.add_argument(
         "--saved-model",
         required=True,
+        metavar="DIR",
         help="an export, or a directory of exports (the newest complete is used)",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--idx-images", help="IDX image file (gzip or not)")
-    source.add_argument("--tfrecords", help="glob of TFRecord files of raw tf.Examples (image_raw[, label])")
-    parser.add_argument("--idx-labels", help="IDX label file matching --idx-images (for accuracy)")
-    parser.add_argument("--output", default="predictions.csv", help="CSV, or JSON lines if it ends in .jsonl")
-    parser.add_argument("--report-dir", help="where the confusion matrix and per-class table go")
-    parser.add_argument("--batch-size", type=int, default=256, help="examples per call of the model")
+    source.add_argument("--idx-images", metavar="FILE", help="IDX image file (gzip or not)")
+    source.add_argument(
+        "--tfrecords", metavar="GLOB", help="TFRecord files of raw tf.Examples (image_raw[, label])"
+    )
+    parser.add_argument(
+        "--idx-labels", metavar="FILE", help="IDX label file matching --idx-images (for the report)"
+    )
+    parser.add_argument(
+        "--output",
+        default="predictions.csv",
+        metavar="FILE",
+        help="one row per example with its top 3 classes: CSV, or JSON lines if it ends in .jsonl"
+        " (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        help="with labels: metrics.json, report.md, confusion matrices, mistakes, reliability diagram"
+        " (default: --output's directory)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=256,
+        metavar="N",
+        help="examples per call of the model (range 1..65,536; default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.idx_labels and not args.idx_images:
         parser.error("--idx-labels goes with --idx-images")
@@ -47,7 +79,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from trainer import prediction, report  # TensorFlow: only once the flags are good
+    from schemas import jobdir  # TensorFlow: only once the flags are good
+    from trainer import prediction, report
 
     export = prediction.resolve_export(args.saved_model)
     report_dir = args.report_dir or posixpath.dirname(args.output) or "."
@@ -68,10 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"predictions: {args.output} ({len(result['classes'])} examples)")
     if (result["labels"] != prediction.NO_LABEL).any():
         summary = report.write(result, names, report_dir)
-        for name, accuracy in summary["per_class_accuracy"].items():
-            print(f"  {name:<12} {accuracy:.4f}")
-        print(f"accuracy: {summary['accuracy']:.4f}")
-        print(f"confusion matrix: {summary['confusion_matrix']}")
+        print(f"  {'class':<12} precision  recall     F1  support")
+        for name, c in summary["per_class"].items():
+            print(f"  {name:<12} {c['precision']:9.4f} {c['recall']:7.4f} {c['f1']:6.4f} {c['support']:8d}")
+        low, high = summary["accuracy_ci95"]
+        print(f"accuracy: {summary['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f})")
+        print(f"report: {posixpath.join(report_dir, jobdir.REPORT_MARKDOWN_FILE)}")
     return 0
 
 

@@ -31,6 +31,8 @@ INCOMPLETE_SUFFIX = ".incomplete"  # predictions are written here first, then re
 EXAMPLES_SIGNATURE = "serving_default"
 RAW_BYTES_SIGNATURE = f"{serving.RAW_BYTES_RECEIVER}:serving_default"
 NO_LABEL = -1
+MISTAKES_KEPT = 32  # misclassified images kept for the report's mistakes grid
+TOP_K = 3  # classes per row of the predictions file, most probable first
 
 
 def resolve_export(path: str) -> str:
@@ -139,12 +141,33 @@ def tfrecord_batches(pattern: str, batch_size: int):
     return None, batches()
 
 
+def _images(inputs: dict, rows: np.ndarray) -> np.ndarray:
+    """uint8 [len(rows), height, width]: the raw images of some rows of an input batch."""
+    if features.IMAGE_RAW_KEY in inputs:
+        raw = inputs[features.IMAGE_RAW_KEY].numpy()[rows]
+    else:  # serialized raw tf.Examples
+        spec = {features.IMAGE_RAW_KEY: tf.io.FixedLenFeature([], tf.string)}
+        raw = tf.io.parse_example(tf.gather(inputs["examples"], rows), spec)[features.IMAGE_RAW_KEY].numpy()
+    pixels = np.frombuffer(b"".join(raw), np.uint8)
+    return pixels.reshape(len(rows), features.IMAGE_HEIGHT, features.IMAGE_WIDTH)
+
+
+def _keep_mistakes(kept: dict, inputs: dict, labels: np.ndarray, classes: np.ndarray) -> None:
+    room = MISTAKES_KEPT - len(kept["labels"])
+    rows = np.flatnonzero((labels != NO_LABEL) & (labels != classes))[:room]
+    if len(rows):
+        kept["images"].extend(_images(inputs, rows))
+        kept["labels"].extend(labels[rows].tolist())
+        kept["classes"].extend(classes[rows].tolist())
+
+
 def predict(loaded, batches: Iterator, total: int | None, signature: str) -> dict[str, np.ndarray]:
     """Runs a signature of a loaded model over input batches.
 
     Returns:
       {"classes": int64 [n], "probabilities": float32 [n, NUM_CLASSES], "labels": int64 [n]
-      (NO_LABEL where unknown)}.
+      (NO_LABEL where unknown), "mistakes": the first MISTAKES_KEPT misclassified labelled
+      examples: {"images": uint8 [k, height, width], "labels": [k], "classes": [k]}}.
 
     Raises:
       DataError: the model refuses an input batch (its message), or there was none.
@@ -153,6 +176,7 @@ def predict(loaded, batches: Iterator, total: int | None, signature: str) -> dic
         raise DataError(f"the model has no signature {signature!r}; it has {sorted(loaded.signatures)}")
     fn = loaded.signatures[signature]
     classes, probabilities, labels = [], [], []
+    mistakes = {"images": [], "labels": [], "classes": []}
     with tqdm(total=total, unit="img", desc="predict") as bar:
         for inputs, y in batches:
             try:
@@ -162,13 +186,17 @@ def predict(loaded, batches: Iterator, total: int | None, signature: str) -> dic
             classes.append(out["classes"].numpy())
             probabilities.append(out["probabilities"].numpy())
             labels.append(y)
+            _keep_mistakes(mistakes, inputs, y, classes[-1])
             bar.update(len(y))
     if not classes:
         raise DataError("no examples to predict")
+    shape = (0, features.IMAGE_HEIGHT, features.IMAGE_WIDTH)
+    mistakes["images"] = np.stack(mistakes["images"]) if mistakes["images"] else np.zeros(shape, np.uint8)
     return {
         "classes": np.concatenate(classes),
         "probabilities": np.concatenate(probabilities),
         "labels": np.concatenate(labels),
+        "mistakes": mistakes,
     }
 
 
@@ -233,34 +261,51 @@ def check_writable(path: str) -> None:
         raise OutputError(f"{path}: cannot write: {e.message}") from None
 
 
+def csv_header() -> list[str]:
+    """The predictions CSV's columns: index; the top-1 class, its name and probability; the
+    same for the next TOP_K - 1 classes (top2_class, ...); the label (empty when unknown)."""
+    columns = ["index"]
+    for k in range(1, TOP_K + 1):
+        prefix = "" if k == 1 else f"top{k}_"
+        columns += [f"{prefix}class", f"{prefix}class_name", f"{prefix}probability"]
+    return [*columns, "label"]
+
+
 def write_predictions(path: str, result: dict, names: Sequence[str]) -> None:
-    """Writes one row per example: CSV, or JSON lines for a .jsonl/.json suffix.
+    """Writes one row per example, with its TOP_K most probable classes: CSV (`csv_header`),
+    or JSON lines for a .jsonl/.json suffix (every probability, and "top").
 
     Written to a temporary file and renamed, so a failure leaves no partial file.
 
     Raises:
       OutputError: the file cannot be written.
     """
-    rows = zip(result["classes"], result["probabilities"], result["labels"], strict=True)
+    rows = zip(result["probabilities"], result["labels"], strict=True)
     temporary = path + INCOMPLETE_SUFFIX
     try:
         with tf.io.gfile.GFile(temporary, "w") as f:
             if path.endswith((".jsonl", ".json")):
-                for i, (c, p, y) in enumerate(rows):
+                for i, (p, y) in enumerate(rows):
+                    top = np.argsort(-p, kind="stable")[:TOP_K]
                     record = {
                         "index": i,
-                        "class": int(c),
-                        "class_name": names[c],
+                        "class": int(top[0]),
+                        "class_name": names[top[0]],
                         "probabilities": p.round(6).tolist(),
+                        "top": [
+                            {"class": int(c), "class_name": names[c], "probability": float(p[c])} for c in top
+                        ],
                     }
                     if y != NO_LABEL:
                         record["label"] = int(y)
                     f.write(json.dumps(record) + "\n")
             else:
                 writer = csv.writer(f)
-                writer.writerow(["index", "class", "class_name", "probability", "label"])
-                for i, (c, p, y) in enumerate(rows):
-                    writer.writerow([i, int(c), names[c], f"{p[c]:.6f}", "" if y == NO_LABEL else int(y)])
+                writer.writerow(csv_header())
+                for i, (p, y) in enumerate(rows):
+                    top = np.argsort(-p, kind="stable")[:TOP_K]
+                    cells = [x for c in top for x in (int(c), names[c], f"{p[c]:.6f}")]
+                    writer.writerow([i, *cells, "" if y == NO_LABEL else int(y)])
         tf.io.gfile.rename(temporary, path, overwrite=True)
     except tf.errors.OpError as e:
         raise OutputError(f"{path}: cannot write: {e.message}") from None

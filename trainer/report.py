@@ -1,79 +1,170 @@
-"""A report on labelled predictions: accuracy, per-class accuracy, a confusion-matrix PNG."""
+"""A report on labelled predictions: metrics.json, pictures, and a report.md that shows them.
+
+    REPORT_DIR/  (names: schemas/jobdir.py)
+      metrics.json                     accuracy with its 95% confidence interval; per class precision,
+                                       recall, F1 and support; macro and weighted averages; log loss;
+                                       expected calibration error; the confusion matrix
+      confusion_matrix.png             counts
+      confusion_matrix_normalized.png  each row as shares of its true class (= recall on the diagonal)
+      mistakes.png                     the first misclassified images, true -> predicted
+      reliability.png                  accuracy against confidence (calibration)
+      report.md                        the table and the pictures, for people who would rather look
+
+The per-class and averaged metrics, log loss and the confusion matrix are
+sklearn.metrics'; the interval (Wilson's) and the calibration error are short formulas here.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import posixpath
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
+from sklearn import metrics as skm
 
+from schemas import jobdir
+from trainer import figures
 from trainer.prediction import NO_LABEL
 
-CONFUSION_MATRIX_FILE = "confusion_matrix.png"
-PER_CLASS_FILE = "per_class_accuracy.md"
+Z_95 = 1.959964  # the standard normal's 97.5th percentile
+CALIBRATION_BINS = 15  # equal-width confidence bins of the expected calibration error (Guo et al. 2017)
 
 
 def files(report_dir: str) -> list[str]:
-    """The paths `write` writes into report_dir."""
-    return [posixpath.join(report_dir, name) for name in (PER_CLASS_FILE, CONFUSION_MATRIX_FILE)]
+    """The files `write` puts in report_dir."""
+    return [posixpath.join(report_dir, name) for name in jobdir.REPORT_FILES]
 
 
-def confusion_matrix(labels: np.ndarray, classes: np.ndarray, num_classes: int) -> np.ndarray:
-    """int [num_classes, num_classes]: row = true class, column = predicted class."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (labels, classes), 1)
-    return matrix
+def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion correct/n (95% by default); (0, 1) when n is 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = correct / n
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = CALIBRATION_BINS):
+    """Σ_b (n_b / n) |accuracy_b - confidence_b| over equal-width bins of the top-1 probability."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    which = np.clip(np.digitize(confidence, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    gap = np.abs(
+        np.bincount(which, weights=correct.astype(float), minlength=bins)
+        - np.bincount(which, weights=confidence, minlength=bins)
+    )
+    return float(gap.sum() / max(len(labels), 1)) if counts.any() else 0.0
+
+
+def compute(labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]) -> dict:
+    """metrics.json's content for labelled predictions (int64 [n], float32 [n, classes])."""
+    n_classes, classes = len(class_names), probabilities.argmax(axis=1)
+    indices = list(range(n_classes))
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        labels, classes, labels=indices, zero_division=0
+    )
+    correct = int((classes == labels).sum())
+
+    def averaged(kind: str) -> dict:
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            labels, classes, labels=indices, average=kind, zero_division=0
+        )
+        return {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(len(labels))}
+
+    return {
+        "examples": int(len(labels)),
+        "accuracy": correct / len(labels),
+        "accuracy_ci95": list(wilson_interval(correct, len(labels))),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(class_names, precision, recall, f1, support, strict=True)
+        },
+        "macro_avg": averaged("macro"),
+        "weighted_avg": averaged("weighted"),
+        "log_loss": float(skm.log_loss(labels, np.clip(probabilities, 1e-15, 1), labels=indices)),
+        "expected_calibration_error": expected_calibration_error(probabilities, labels),
+        "calibration_bins": CALIBRATION_BINS,
+        "class_names": list(class_names),
+        "confusion_matrix": skm.confusion_matrix(labels, classes, labels=indices).tolist(),
+    }
+
+
+def _markdown(m: dict) -> str:
+    low, high = m["accuracy_ci95"]
+    lines = [
+        "# Prediction report",
+        "",
+        f"{m['examples']} labelled examples: accuracy **{m['accuracy']:.4f}** (95% CI {low:.4f}–{high:.4f},"
+        f" Wilson), macro F1 {m['macro_avg']['f1']:.4f}, log loss {m['log_loss']:.4f}, expected calibration"
+        f" error {m['expected_calibration_error']:.4f} ({m['calibration_bins']} bins). Numbers: `metrics.json`.",
+        "",
+        "| class | name | precision | recall | F1 | support |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for i, (name, c) in enumerate(m["per_class"].items()):
+        lines.append(
+            f"| {i} | {name} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+        )
+    for label, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg")):
+        c = m[key]
+        lines.append(
+            f"| | {label} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+        )
+    lines.append("")
+    for title, name in (
+        ("Confusion matrix", jobdir.REPORT_CONFUSION_MATRIX_FILE),
+        ("Confusion matrix, normalized by true class", jobdir.REPORT_CONFUSION_MATRIX_NORMALIZED_FILE),
+        ("Mistakes (true → predicted)", jobdir.REPORT_MISTAKES_FILE),
+        ("Reliability diagram", jobdir.REPORT_RELIABILITY_FILE),
+    ):
+        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+    return "\n".join(lines)
+
+
+def _write_file(path: str, content: bytes | str) -> None:
+    with tf.io.gfile.GFile(path, "wb" if isinstance(content, bytes) else "w") as f:
+        f.write(content)
 
 
 def write(result: dict, class_names: Sequence[str], report_dir: str) -> dict:
-    """Writes the per-class table and the confusion-matrix PNG for the labelled examples.
+    """Writes the report of the labelled examples of `result` into report_dir (created; local or gs://).
 
     Args:
-      result: from `trainer.prediction.predict`.
+      result: from `trainer.prediction.predict` (with "mistakes": the images of the first
+        misclassified examples, when it kept them).
       class_names: the model's class names, by class index.
-      report_dir: where the files go (created; local or gs://).
 
     Returns:
-      {"accuracy": float, "per_class_accuracy": {name: float}, "confusion_matrix": PNG path,
-       "per_class_table": Markdown path}.
+      metrics.json's content, with "report_dir".
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labelled = result["labels"] != NO_LABEL
-    y, c = result["labels"][labelled], result["classes"][labelled]
-    n = len(class_names)
-    matrix = confusion_matrix(y, c, n)
-    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
-    accuracy = float((y == c).mean())
-    tf.io.gfile.makedirs(report_dir)
-    table = posixpath.join(report_dir, PER_CLASS_FILE)
-    with tf.io.gfile.GFile(table, "w") as f:
-        f.write("| class | name | examples | accuracy |\n| --- | --- | --- | --- |\n")
-        for i, name in enumerate(class_names):
-            f.write(f"| {i} | {name} | {matrix[i].sum()} | {per_class[i]:.4f} |\n")
-    fig, ax = plt.subplots(figsize=(8, 7))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(n), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"confusion matrix: {len(y)} examples, accuracy {accuracy:.4f}")
-    for i in range(n):
-        for j in range(n):
-            color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
-            ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=7, color=color)
-    fig.tight_layout()
-    png = posixpath.join(report_dir, CONFUSION_MATRIX_FILE)
-    with tf.io.gfile.GFile(png, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
-    return {
-        "accuracy": accuracy,
-        "per_class_accuracy": dict(zip(class_names, per_class.round(4).tolist(), strict=True)),
-        "confusion_matrix": png,
-        "per_class_table": table,
+    labels, probabilities = result["labels"][labelled], result["probabilities"][labelled]
+    m = compute(labels, probabilities, class_names)
+    mistakes = result.get("mistakes") or {
+        "images": np.zeros((0, 28, 28), np.uint8),
+        "labels": [],
+        "classes": [],
     }
+    pictures = {
+        jobdir.REPORT_CONFUSION_MATRIX_FILE: figures.confusion_matrix(m["confusion_matrix"], class_names),
+        jobdir.REPORT_CONFUSION_MATRIX_NORMALIZED_FILE: figures.confusion_matrix(
+            m["confusion_matrix"], class_names, normalized=True
+        ),
+        jobdir.REPORT_MISTAKES_FILE: figures.mistakes(
+            mistakes["images"], mistakes["labels"], mistakes["classes"], class_names
+        ),
+        jobdir.REPORT_RELIABILITY_FILE: figures.reliability(
+            probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
+        ),
+    }
+    tf.io.gfile.makedirs(report_dir)
+    for name, png in pictures.items():
+        _write_file(posixpath.join(report_dir, name), png)
+    _write_file(posixpath.join(report_dir, jobdir.REPORT_METRICS_FILE), json.dumps(m, indent=2) + "\n")
+    _write_file(posixpath.join(report_dir, jobdir.REPORT_MARKDOWN_FILE), _markdown(m))
+    return {**m, "report_dir": report_dir}

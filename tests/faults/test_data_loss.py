@@ -138,7 +138,7 @@ def test_predict_never_writes_over_its_inputs_or_into_the_savedmodel(export, tmp
         ((export_dir / "saved_model.pb",), "--output .*saved_model.pb lies inside the SavedModel"),
         ((export_dir / "variables" / "p.csv",), "lies inside the SavedModel"),
         ((tmp_path / "p.csv", "--report-dir", str(export_dir)), "--report-dir .* lies inside the SavedModel"),
-        ((tmp_path / "per_class_accuracy.md", "--idx-labels", str(labels)), "which is --output"),
+        ((tmp_path / "report.md", "--idx-labels", str(labels)), "which is --output"),
     ]
     for (output, *flags), expected in cases:
         with pytest.raises(OutputError, match=expected):

@@ -4,6 +4,8 @@ The exported model must be self-contained: the test deletes transform_fn/ before
 loading it, as tf.Transform's own tests do.
 """
 
+import csv
+import json
 import os
 
 import numpy as np
@@ -118,10 +120,26 @@ def test_predict_command_writes_predictions_and_a_report(trained, tmp_path):
         )
         == 0
     )
-    rows = output.read_text().splitlines()
-    assert rows[0] == "index,class,class_name,probability,label" and len(rows) == 61
-    assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
-    assert "| 9 | Ankle boot |" in (tmp_path / "per_class_accuracy.md").read_text()
+    rows = list(csv.DictReader(output.open()))
+    assert len(rows) == 60
+    for row in rows:  # the three most probable classes, most probable first
+        top = [float(row[f"{p}probability"]) for p in ("", "top2_", "top3_")]
+        assert top == sorted(top, reverse=True) and sum(top) <= 1 + 1e-5
+        assert len({row["class"], row["top2_class"], row["top3_class"]}) == 3
+        assert row["top2_class_name"] == features.CLASS_NAMES["fashion_mnist"][int(row["top2_class"])]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    low, high = metrics["accuracy_ci95"]
+    assert metrics["examples"] == 60 and low <= metrics["accuracy"] <= high
+    assert metrics["accuracy"] == pytest.approx(np.mean([r["class"] == r["label"] for r in rows]))
+    assert set(metrics["per_class"]) == set(features.CLASS_NAMES["fashion_mnist"])
+    assert set(metrics["per_class"]["Ankle boot"]) == {"precision", "recall", "f1", "support"}
+    assert sum(c["support"] for c in metrics["per_class"].values()) == 60
+    assert {"macro_avg", "weighted_avg", "log_loss", "expected_calibration_error"} <= set(metrics)
+    for name in jobdir.REPORT_FILES:
+        if name.endswith(".png"):
+            assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (tmp_path / jobdir.REPORT_MARKDOWN_FILE).read_text()
+    assert "| 9 | Ankle boot |" in markdown and "](mistakes.png)" in markdown
 
 
 def test_job_dir_of_another_model_is_refused(trained, preprocessed):

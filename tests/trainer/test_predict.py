@@ -41,7 +41,7 @@ def test_a_digit_model_is_labelled_with_the_names_it_carries(digits, tmp_path):
     rows = list(csv.DictReader(output.open()))
     assert len(rows) == 30 and {row["class_name"] for row in rows} <= {str(d) for d in range(10)}
     assert all(row["class_name"] == row["class"] for row in rows)
-    assert "| 9 | 9 |" in (tmp_path / "per_class_accuracy.md").read_text()  # digits, not "Ankle boot"
+    assert "| 9 | 9 |" in (tmp_path / "report.md").read_text()  # digits, not "Ankle boot"
 
 
 def test_raw_tf_examples_to_json_lines(digits, tmp_path):
