@@ -17,6 +17,7 @@ and leave with `os._exit`, skipping the teardown that crashes. Library callers
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import re
@@ -76,6 +77,29 @@ def setup_logging(verbosity: int = 0) -> None:
         logging.getLogger(noisy).setLevel(libraries)
     for name in DATAFLOW_LOGGERS:
         logging.getLogger(name).setLevel(min(libraries, logging.INFO))
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the project's one style: a usage error is the usage line, then one
+    `error: <message>` line, like every other failure (exit status 2); --help ends with
+    real examples of the command.
+
+    Args:
+      examples: command lines shown at the end of --help, under "examples:".
+      epilog: text before the examples.
+    """
+
+    def __init__(self, *args, examples: Sequence[str] = (), epilog: str | None = None, **kwargs):
+        parts = [epilog] if epilog else []
+        if examples:
+            parts.append("examples:\n" + "\n".join(f"  {example}" for example in examples))
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, epilog="\n\n".join(parts) or None, **kwargs)
+        self.examples = tuple(examples)
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
 
 
 def user_error(error: BaseException) -> UserError | None:

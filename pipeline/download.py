@@ -25,7 +25,6 @@ No TensorFlow: the files are checked with gzip and hashlib.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gzip
 import hashlib
@@ -265,9 +264,18 @@ def fetch(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.download", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default=DEFAULT_DATASET)
-    parser.add_argument("--dest", required=True, help="local directory for the four .gz files")
+    parser = cli.ArgumentParser(
+        prog="python -m pipeline.download",
+        description=__doc__.splitlines()[0],
+        examples=(
+            "python -m pipeline.download --dataset fashion_mnist --dest data/fashion-mnist",
+            "python -m pipeline.download --dataset mnist --dest data/mnist",
+        ),
+    )
+    parser.add_argument(
+        "--dataset", choices=sorted(DATASETS), default=DEFAULT_DATASET, help="default: %(default)s"
+    )
+    parser.add_argument("--dest", required=True, metavar="DIR", help="local directory for the four .gz files")
     args = parser.parse_args(argv)
     for name, (origin, check) in fetch(args.dataset, args.dest).items():
         print(f"{os.path.join(args.dest, name)}  <- {origin}  ({check} verified)")

@@ -25,7 +25,6 @@ left on failure. Flags are parsed before TensorFlow and Beam are imported.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Sequence
@@ -37,26 +36,44 @@ from schemas import features, layout
 _LOG = logging.getLogger("pipeline.preprocess")
 
 
+EXAMPLES = (
+    "python -m pipeline.preprocess --input-dir data/fashion-mnist --output-dir out/data --overwrite",
+    "python -m pipeline.preprocess --input-dir gs://BUCKET/fashion-mnist --output-dir gs://BUCKET/data"
+    " --runner=DataflowRunner --project=PROJECT --region=us-central1 --temp_location=gs://BUCKET/tmp"
+    " --setup_file=./setup.py",
+)
+
+
 def parse_args(argv: Sequence[str] | None) -> tuple[config_lib.PreprocessConfig, list[str]]:
     """Splits argv into the job's config and the remaining Beam flags."""
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m pipeline.preprocess",
         description="IDX image/label files -> sharded GZIP TFRecords + tf.Transform graph.",
         epilog="Any other flag (--runner, --project, --direct_num_workers, ...) is passed to Beam.",
+        examples=EXAMPLES,
     )
-    parser.add_argument("--input-dir", required=True, help="directory with train-* and t10k-* IDX files")
-    parser.add_argument("--output-dir", required=True, help="where the outputs go (local or gs://)")
+    parser.add_argument(
+        "--input-dir", required=True, metavar="DIR", help="directory with train-* and t10k-* IDX files"
+    )
+    parser.add_argument(
+        "--output-dir", required=True, metavar="DIR", help="where the outputs go (local or gs://)"
+    )
     parser.add_argument(
         "--eval-fraction",
         type=float,
         default=config_lib.PreprocessConfig.eval_fraction,
-        help="share of the training file held out as eval, deterministically (default: %(default)s)",
+        metavar="X",
+        help="share of the training file held out as eval, deterministically (range 0 <= X < 1;"
+        " default: %(default)s)",
     )
     parser.add_argument(
         "--num-shards",
         type=int,
         default=0,
-        help=f"shards per split; 0 = one per {config_lib.EXAMPLES_PER_SHARD} records of the split's source file",
+        metavar="N",
+        help=f"shards per split (range 0..{config_lib.MAX_SHARDS:,}; default 0: one per"
+        f" {config_lib.EXAMPLES_PER_SHARD:,} records"
+        " of the split's source file)",
     )
     parser.add_argument(
         "--normalization",

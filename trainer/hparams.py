@@ -22,8 +22,15 @@ MAX_BATCH_SIZE = 4096  # vgg at 4096 needs about 8 GB of activations; also bound
 MIRROR_SAFE_DATASETS = ("fashion_mnist",)  # classes that survive a left-right flip (clothes, not digits)
 
 
-def _field(default, help: str, flag: str | None = None, choices=None):
-    return dataclasses.field(default=default, metadata={"help": help, "flag": flag, "choices": choices})
+def _field(
+    default, help: str, flag: str | None = None, choices=None, bounds: str | None = None, metavar=None
+):
+    """A field with its flag's help; `bounds` is the accepted range as --help states it."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "bounds": bounds, "metavar": metavar}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+_STEPS = f"1..{10**9:,}"  # MAX_STEPS, as --help states it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,18 +47,24 @@ class HParams:
         "the network: " + "; ".join(f"{name} ({network.summary})" for name, network in NETWORKS.items()),
         choices=MODELS,
     )
-    train_steps: int | None = _field(None, "global step to train to (default: from --num-epochs)")
+    train_steps: int | None = _field(
+        None, "global step to train to (default: from --num-epochs)", bounds=_STEPS
+    )
     num_epochs: float | None = _field(
         None,
         "passes over the train split (default: "
         + ", ".join(f"{name} {network.default_epochs}" for name, network in NETWORKS.items())
         + ")",
+        bounds="> 0",
+        metavar="E",
     )
-    batch_size: int = _field(128, "examples per step")
+    batch_size: int = _field(128, "examples per step", bounds="1..4,096, at most the train split's examples")
     learning_rate: float = _field(
         2e-3,
         "Adam's peak learning rate, decayed to 0 over the run by a cosine schedule"
         " (Loshchilov & Hutter 2017) unless --constant-learning-rate",
+        bounds="> 0",
+        metavar="LR",
     )
     constant_learning_rate: bool = _field(False, "keep the learning rate constant")
     augment: bool | None = _field(
@@ -62,18 +75,29 @@ class HParams:
         "average the logits of each image and its mirror image in evaluation and in the exported model"
         " (test-time augmentation; default: when training flips)",
     )
-    warmup_epochs: float = _field(0.3, "linear warm-up of the learning rate from 0 over this many epochs")
-    label_smoothing: float = _field(0.1, "label smoothing of the training loss (Szegedy et al. 2016)")
-    eval_steps: int | None = _field(None, "batches per evaluation (default: the whole eval split)")
+    warmup_epochs: float = _field(
+        0.3, "linear warm-up of the learning rate from 0 over this many epochs", bounds=">= 0", metavar="E"
+    )
+    label_smoothing: float = _field(
+        0.1, "label smoothing of the training loss (Szegedy et al. 2016)", bounds="0 <= X < 1"
+    )
+    eval_steps: int | None = _field(
+        None, "batches per evaluation (default: the whole eval split)", bounds=_STEPS
+    )
     save_checkpoints_steps: int | None = _field(
         None,
         "checkpoint and evaluate (at most every --throttle-secs) every N steps (default: once per epoch)",
+        bounds=_STEPS,
     )
-    keep_checkpoint_max: int = _field(5, "checkpoints (and latest exports) to keep")
-    throttle_secs: int = _field(0, "at least this many seconds between evaluations")
-    shuffle_buffer: int = _field(10_000, "examples in the training shuffle buffer")
+    keep_checkpoint_max: int = _field(5, "checkpoints (and latest exports) to keep", bounds=_STEPS)
+    throttle_secs: int = _field(
+        0, "at least this many seconds between evaluations", bounds=f"0..{10**9:,}", metavar="SECS"
+    )
+    shuffle_buffer: int = _field(10_000, "examples in the training shuffle buffer", bounds=_STEPS)
     seed: int = _field(42, "graph and shuffle seed")
-    log_step_count_steps: int = _field(100, "log loss and examples/s every N steps", flag="--log-steps")
+    log_step_count_steps: int = _field(
+        100, "log tf.estimator's loss and step rate (-v) every N steps", flag="--log-steps", bounds=_STEPS
+    )
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -178,6 +202,9 @@ def _check_int(name: str, value, low: int, high: int) -> None:
         raise ConfigError(f"--{name.replace('_', '-')} must be an integer in [{low}, {high}], got {value!r}")
 
 
+_METAVARS = {int: "N", float: "X"}  # str fields have choices, shown as {a,b,c}
+
+
 def _flag(field: dataclasses.Field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
@@ -189,7 +216,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         kind = hints[field.name]
         base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
         default = field.default
-        shown = "" if default is None else f" (default: {default})"
+        notes = [f"range {field.metadata['bounds']}"] if field.metadata.get("bounds") else []
+        notes += [] if default is None else [f"default: {default}"]
+        shown = f" ({'; '.join(notes)})" if notes else ""
         if base is bool:
             parser.add_argument(
                 _flag(field),
@@ -205,6 +234,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                 type=base,
                 default=default,
                 choices=field.metadata.get("choices"),
+                metavar=field.metadata.get("metavar") or _METAVARS.get(base),
                 help=field.metadata["help"] + shown,
             )
 

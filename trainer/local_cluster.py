@@ -14,7 +14,6 @@ passed on to every task, and the launcher waits for them to end.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -137,21 +136,41 @@ def _stop(processes: dict) -> None:
             p.wait()
 
 
+EXAMPLES = (
+    "python -m trainer.local_cluster --workers 1 --ps 1 --evaluator --"
+    " --data-dir out/data --job-dir out/job-dist --train-steps 2000",
+    "python -m trainer.local_cluster --workers 2 --ps 1 --timeout 3600 -- --data-dir out/data --job-dir out/job-dist",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m trainer.local_cluster",
         description=__doc__.splitlines()[0],
-        usage="%(prog)s [--workers N] [--ps M] [--evaluator] -- TRAINER_TASK_FLAGS",
+        usage="%(prog)s [--workers N] [--ps N] [--evaluator] [--timeout SECS] -- TRAINER_TASK_FLAGS",
+        examples=EXAMPLES,
     )
-    parser.add_argument("--workers", type=int, default=1, help="workers besides the chief")
-    parser.add_argument("--ps", type=int, default=1, help="parameter servers (at least 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="workers besides the chief (range >= 0; default: 1)",
+    )
+    parser.add_argument(
+        "--ps", type=int, default=1, metavar="N", help="parameter servers (range >= 1; default: 1)"
+    )
     parser.add_argument("--evaluator", action="store_true", help="also an evaluator task")
-    parser.add_argument("--timeout", type=float, help="stop everything after this many seconds")
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECS", help="stop everything after this many seconds (range > 0)"
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
     if args.ps < 1 or args.workers < 0:
-        parser.error("--ps must be >= 1 and --workers >= 0")
+        parser.error(f"--ps must be >= 1 and --workers >= 0, got --ps {args.ps} --workers {args.workers}")
+    if args.timeout is not None and not args.timeout > 0:
+        parser.error(f"--timeout must be > 0 seconds, got {args.timeout}")
     statuses = run_cluster(argv[split + 1 :], args.workers, args.ps, args.evaluator, args.timeout)
     print("[local_cluster] exit status: " + ", ".join(f"{n} {s}" for n, s in statuses.items()))
     return 0 if all(s == 0 for s in statuses.values()) else 1

@@ -28,11 +28,22 @@ from common.paths import check_literal
 from trainer import hparams as hparams_lib
 from trainer import vertex
 
+EXAMPLES = (
+    "python -m trainer.task --data-dir out/data --job-dir out/job",
+    "python -m trainer.task --data-dir gs://BUCKET/data --job-dir gs://BUCKET/job-vgg --model vgg -v",
+)
+
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_lib.HParams]:
-    parser = argparse.ArgumentParser(prog="python -m trainer.task", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="output directory of pipeline.preprocess")
-    parser.add_argument("--job-dir", help="checkpoints, summaries and exports (or $AIP_CHECKPOINT_DIR)")
+    parser = cli.ArgumentParser(
+        prog="python -m trainer.task", description=__doc__.splitlines()[0], examples=EXAMPLES
+    )
+    parser.add_argument(
+        "--data-dir", required=True, metavar="DIR", help="output directory of pipeline.preprocess (or gs://)"
+    )
+    parser.add_argument(
+        "--job-dir", metavar="DIR", help="checkpoints, summaries and exports (or $AIP_CHECKPOINT_DIR)"
+    )
     parser.add_argument(
         "--verify-data",
         action="store_true",

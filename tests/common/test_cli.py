@@ -1,12 +1,17 @@
 """Entry points: expected failures are one line, bugs keep their traceback, runners' wrapping is seen through."""
 
+import importlib
 import logging
+import re
+import shlex
 
 import pytest
 
 from common import cli
 from common.errors import ConfigError, DataError
 from common.idx import IdxFormatError
+from pipeline import preprocess
+from trainer import predict, task
 
 
 def _fails(exception):
@@ -80,3 +85,58 @@ def test_runner_logs_of_a_user_error_are_dropped_and_others_kept():
 def test_lower_levels_are_never_dropped(level):
     record = logging.LogRecord("x", level, "", 0, "common.errors.DataError: x", None, None)
     assert cli._DropUserErrorTracebacks().filter(record)
+
+
+ENTRY_POINTS = (
+    "pipeline.preprocess",
+    "pipeline.download",
+    "trainer.task",
+    "trainer.predict",
+    "trainer.local_cluster",
+)
+
+
+def _main(module: str):
+    imported = importlib.import_module(module)
+    return getattr(imported, "run", None) or imported.main
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_help_ends_with_two_real_examples(module, capsys):
+    assert cli.run_main(_main(module), ["--help"]) == 0
+    help_text = capsys.readouterr().out
+    examples = help_text.split("\nexamples:\n")[1].strip().splitlines()
+    assert len(examples) == 2 and all(e.strip().startswith(f"python -m {module} ") for e in examples)
+    for option in re.findall(r"^  (--[a-z-]+) ([A-Z_]+)\b", help_text, re.MULTILINE):  # readable metavars
+        assert len(option[1]) <= 6, option
+    parse = {"trainer.task": task.parse_args, "trainer.predict": predict.parse_args,
+             "pipeline.preprocess": preprocess.parse_args}.get(module)  # fmt: skip
+    for example in examples if parse else ():
+        parse(shlex.split(example)[3:])  # the examples are valid command lines
+
+
+def test_bounded_flags_state_their_range(capsys):
+    cli.run_main(task.run, ["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--batch-size N examples per step (range 1..4,096" in help_text
+    assert (
+        "--label-smoothing X label smoothing of the training loss (Szegedy et al. 2016) (range 0 <= X < 1"
+        in help_text
+    )
+
+
+@pytest.mark.parametrize(
+    "main, argv, status, message",
+    [
+        (predict.main, ["--saved-model", "m", "--idx-images", "i", "--batch-size", "0"], 2,
+         "error: --batch-size must be in [1, 65536], got 0"),
+        (task.run, ["--data-dir", "d", "--job-dir", "j", "--batch-size", "many"], 2,
+         "error: argument --batch-size: invalid int value: 'many'"),
+        (task.run, ["--data-dir", "d", "--job-dir", "j", "--batch-size", "5000"], 1,
+         "error: --batch-size must be an integer in [1, 4096], got 5000"),
+        (preprocess.run, ["--input-dir", "i"], 2, "error: the following arguments are required: --output-dir"),
+    ],
+)  # fmt: skip
+def test_every_entry_point_refuses_in_one_style(main, argv, status, message, capsys):
+    assert cli.run_main(main, argv) == status
+    assert capsys.readouterr().err.splitlines()[-1] == message
