@@ -17,6 +17,33 @@ Z_SCORE = "z_score"  # tft.scale_to_z_score over all pixels of the train split
 NORMALIZATIONS = (SCALE_0_1, Z_SCORE)
 EXAMPLES_PER_SHARD = 10_000  # automatic sharding, records of a source file a shard: ~30 MB of floats
 MAX_SHARDS = 99_999  # the widest the five-digit shard names allow
+DEDUP_OFF, DEDUP_WARN = "off", "warn"
+DEDUP_MODES = (DEDUP_OFF, DEDUP_WARN)
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftThresholds:
+    """Largest drift that is not a finding (pipeline/drift.py says how each is measured and why these).
+
+    Attributes:
+      label_linf: L-infinity distance of the label distributions (--max-label-linf).
+      intensity_js: Jensen-Shannon divergence of the pixel intensity histograms (--max-intensity-js).
+      class_intensity_js: the same within each class (--max-class-intensity-js).
+
+    Raises:
+      ConfigError: a threshold outside [0, 1].
+    """
+
+    label_linf: float = 0.05
+    intensity_js: float = 0.02
+    class_intensity_js: float = 0.05
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not 0.0 <= value <= 1.0:  # also refuses nan
+                flag = "--max-" + field.name.replace("_", "-")
+                raise ConfigError(f"{flag} must be in [0, 1], got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +61,13 @@ class PreprocessConfig:
       normalization: SCALE_0_1 or Z_SCORE.
       overwrite: replace an earlier output of this pipeline at output_dir.
       dataset: key of schemas.features.CLASS_NAMES, recorded in the manifest.
+      statistics: compute statistics/ (pipeline/statistics.py) in the same pass.
+      dedup: DEDUP_WARN looks for duplicate images (pipeline/leakage.py) and warns;
+        DEDUP_OFF does not. Needs statistics.
+      drift: the thresholds of drift between splits and against `against`.
+      fail_on_drift: a drift above its threshold fails the run (nothing is written).
+      against: an earlier output dir whose statistics and image hashes this
+        run's data is checked against (drift, duplicates); "" for none.
 
     Raises:
       ConfigError: a value out of range (naming its flag), or an output_dir with
@@ -47,6 +81,11 @@ class PreprocessConfig:
     normalization: str = SCALE_0_1
     overwrite: bool = False
     dataset: str = features.DEFAULT_DATASET
+    statistics: bool = True
+    dedup: str = DEDUP_WARN
+    drift: DriftThresholds = DriftThresholds()
+    fail_on_drift: bool = False
+    against: str = ""
 
     def __post_init__(self):
         check_literal(self.output_dir, "--output-dir")  # read back by TensorFlow: no pattern characters
@@ -58,6 +97,10 @@ class PreprocessConfig:
             )
         if self.normalization not in NORMALIZATIONS:
             raise ConfigError(f"--normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.dedup not in DEDUP_MODES:
+            raise ConfigError(f"--dedup must be one of {DEDUP_MODES}, got {self.dedup!r}")
+        if not self.statistics and (self.dedup != DEDUP_OFF or self.fail_on_drift or self.against):
+            raise ConfigError("--no-statistics needs --dedup off, and neither --fail-on-drift nor --against")
         if self.dataset not in features.CLASS_NAMES:
             raise ConfigError(
                 f"--dataset must be one of {sorted(features.CLASS_NAMES)}, got {self.dataset!r}"

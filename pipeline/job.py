@@ -4,6 +4,7 @@
     train-*, t10k-* pairs --Read--> train | eval | test --AnalyzeAndTransform--> transform_fn,
         each split transformed by it --WriteTrain|Eval|Test--> SPLIT/part-SSSSS-of-NNNNN.tfrecord.gz
     transform_fn --WriteTransformFn--> transform_fn/, transformed_metadata/
+    raw train | eval | test --Statistics--> statistics/ (statistics.py: per split, duplicates)
 
 The steps are the composites of transforms.py (the train/eval split is
 deterministic: splits.py). The analyzers see the train split only; every split
@@ -14,7 +15,9 @@ memory). Raw data enters tf.Transform as Arrow RecordBatches (TFXIO) and leaves
 as RecordBatches; each carries its shard index through tf.Transform as a
 passthrough column, so every shard file is written in one pass with no shuffle
 (sinks.py). Everything is written to a staging directory and committed at the
-end (outputs.py), with the manifest (schemas/manifest.py) written last.
+end (outputs.py), with the manifest (schemas/manifest.py) written last; before
+the commit the driver compares the splits' statistics (drift.py) and writes the
+report (findings.py, report.py).
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
 from common import idx
-from common.errors import InputNotFoundError
-from pipeline import outputs, sinks, sources, splits, transforms
-from pipeline.config import EXAMPLES_PER_SHARD, PreprocessConfig
+from common.errors import InputNotFoundError, UserError
+from pipeline import findings, leakage, outputs, sinks, sources, splits, statistics, transforms
+from pipeline.config import DEDUP_OFF, EXAMPLES_PER_SHARD, PreprocessConfig
 from schemas import features, layout
 from schemas import manifest as manifest_lib
 
@@ -47,6 +50,10 @@ _LOG = logging.getLogger(__name__)
 
 class PipelineError(RuntimeError):
     """The pipeline ran but its outputs are not what the inputs promised."""
+
+
+class DriftError(UserError):
+    """--fail-on-drift and a drift above its threshold: the run wrote nothing."""
 
 
 def find_idx_file(input_dir: str, stem: str) -> str:
@@ -142,6 +149,24 @@ def build_pipeline(p: beam.Pipeline, config: PreprocessConfig, pairs, shards, st
             staging_dir, split, shards[split]
         )
     _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(staging_dir)
+    if config.statistics:
+        _ = raw | "Statistics" >> _statistics(p, config, pairs, staging_dir)
+
+
+def _statistics(p: beam.Pipeline, config: PreprocessConfig, pairs, staging_dir: str):
+    """The statistics composite of this run: with the hashes of --against's output when given."""
+    reference = None
+    if config.against and config.dedup != DEDUP_OFF:
+        names, paths = statistics.reference(config.against)
+        reference = (names, p | "ReadAgainst" >> statistics.ReadReferenceHashes(paths))
+    images = sum(pair.count for pair in pairs.values())
+    return statistics.ComputeStatistics(
+        staging_dir,
+        features.class_names(config.dataset),
+        dedup=config.dedup != DEDUP_OFF,
+        buckets=leakage.num_buckets(images),
+        reference=reference,
+    )
 
 
 def _counter(result, name: str) -> int:
@@ -224,8 +249,34 @@ def _run_beam(config: PreprocessConfig, options: PipelineOptions, pairs, shards,
     return result
 
 
-def _manifest(config, options, result, inputs, written_splits, staging_dir, started) -> manifest_lib.Manifest:
-    """The manifest of a finished job (see schemas/manifest.py)."""
+def _check_statistics(config: PreprocessConfig, staging_dir: str, counts: dict[str, int]) -> dict:
+    """Drift, duplicates and the report of the run's statistics; returns the manifest's leakage counts.
+
+    Raises:
+      PipelineError: the statistics count other examples than the shards hold.
+      DriftError: config.fail_on_drift and a drift above its threshold.
+    """
+    if not config.statistics:
+        return {}
+    counted = {d.name: d.num_examples for d in statistics.read_statistics(staging_dir).datasets}
+    if counted != counts:
+        raise PipelineError(f"the statistics count {counted} examples, the shards hold {counts}")
+    baseline = statistics.read_statistics(config.against) if config.against else None
+    found, measured, problems = findings.finish(
+        staging_dir, features.class_names(config.dataset), config.drift, baseline
+    )
+    drifted = [f.line() for f in measured if f.breached]
+    for line in drifted:
+        _LOG.warning("%s", line)
+    if drifted and config.fail_on_drift:
+        raise DriftError(f"--fail-on-drift: {len(drifted)} drift findings: " + "; ".join(drifted))
+    if leakage.one_line(found):
+        _LOG.warning("duplicate images: %s", leakage.one_line(found))
+    return {kind: found[kind] for kind in (leakage.EXACT, leakage.NEAR) if kind in found}
+
+
+def _manifest(config, options, result, inputs, written_splits, staging_dir, started, duplicates):
+    """The manifest of a finished job (see schemas/manifest.py); `duplicates` as `_check_statistics`."""
     return manifest_lib.Manifest(
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         dataset=config.dataset,
@@ -242,6 +293,7 @@ def _manifest(config, options, result, inputs, written_splits, staging_dir, star
         },
         versions=_versions(),
         wall_time_seconds=round(time.time() - started, 1),
+        leakage=duplicates,
     )
 
 
@@ -260,6 +312,8 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
         may not be replaced (not an earlier output; it holds the inputs).
       InputNotFoundError, IdxFormatError: missing or malformed inputs.
       PipelineError: the written counts differ from what the inputs hold.
+      DriftError: config.fail_on_drift and a drift above its threshold.
+      InputNotFoundError: config.against has no statistics or image hashes.
       Exception: whatever the runner raises; nothing is left in output_dir.
     """
     started = time.time()
@@ -277,8 +331,11 @@ def run_preprocessing(config: PreprocessConfig, beam_args: list[str] | tuple = (
         if written != counts:
             raise PipelineError(f"examples written {written} differ from the inputs' {counts}")
         written_splits = _written_splits(staging_dir, shards, counts)
+        duplicates = _check_statistics(config, staging_dir, counts)
         outputs.discard(layout.temp_dir(staging_dir))
-        manifest = _manifest(config, options, result, inputs, written_splits, staging_dir, started)
+        manifest = _manifest(
+            config, options, result, inputs, written_splits, staging_dir, started, duplicates
+        )
         outputs.commit(staging_dir, config.output_dir, manifest, config.overwrite)
     except BaseException:
         outputs.discard(staging_dir)

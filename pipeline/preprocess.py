@@ -91,6 +91,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[config_lib.PreprocessConfig,
         "--overwrite", action="store_true", help="replace an earlier output of this pipeline at --output-dir"
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    _add_statistics_flags(parser)
     args, beam_args = parser.parse_known_args(argv)
     cli.setup_logging(args.verbose)
     config = config_lib.PreprocessConfig(
@@ -101,8 +102,51 @@ def parse_args(argv: Sequence[str] | None) -> tuple[config_lib.PreprocessConfig,
         normalization=args.normalization,
         overwrite=args.overwrite,
         dataset=args.dataset,
+        statistics=args.statistics,
+        dedup=args.dedup,
+        drift=config_lib.DriftThresholds(
+            args.max_label_linf, args.max_intensity_js, args.max_class_intensity_js
+        ),
+        fail_on_drift=args.fail_on_drift,
+        against=args.against or "",
     )
     return config, beam_args
+
+
+def _add_statistics_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of statistics/: duplicates, drift thresholds, an earlier output to check against."""
+    group = parser.add_argument_group("statistics, duplicates and drift (written to OUTPUT_DIR/statistics/)")
+    group.add_argument(
+        "--no-statistics",
+        dest="statistics",
+        action="store_false",
+        help="compute no statistics (needs --dedup off)",
+    )
+    group.add_argument(
+        "--dedup",
+        choices=config_lib.DEDUP_MODES,
+        default=config_lib.PreprocessConfig.dedup,
+        help="look for exact and near-duplicate images within and between splits (default: %(default)s)",
+    )
+    defaults = config_lib.DriftThresholds()
+    for name, what in (
+        ("label_linf", "L-infinity distance of the label distributions"),
+        ("intensity_js", "Jensen-Shannon divergence of the pixel intensity histograms"),
+        ("class_intensity_js", "the same, within each class"),
+    ):
+        flag = "--max-" + name.replace("_", "-")
+        group.add_argument(
+            flag,
+            type=float,
+            default=getattr(defaults, name),
+            help=f"drift threshold: {what} (default: %(default)s)",
+        )
+    group.add_argument(
+        "--fail-on-drift", action="store_true", help="a drift above its threshold fails the run"
+    )
+    group.add_argument(
+        "--against", help="an earlier output dir: check this data's drift and duplicates against it"
+    )
 
 
 def run(argv: Sequence[str] | None = None):
@@ -116,6 +160,10 @@ def run(argv: Sequence[str] | None = None):
         f"wrote {config.output_dir}: {json.dumps(summary)} examples, "
         f"{layout.TRANSFORM_FN_DIR}/ and {layout.MANIFEST_FILE} in {manifest.wall_time_seconds} s"
     )
+    from pipeline import leakage
+
+    if leakage.one_line(manifest.leakage):
+        print(f"duplicate images ({layout.STATISTICS_DIR}/report.md): {leakage.one_line(manifest.leakage)}")
     return manifest
 
 

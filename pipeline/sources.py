@@ -28,6 +28,9 @@ from schemas import features, layout
 
 BATCH_RECORDS = 1000  # records per RecordBatch handed to tf.Transform
 SHARD_COLUMN = "__shard__"  # passthrough column: the batch's shard index, hidden from preprocessing_fn
+RECORD_COLUMN = (
+    "__record__"  # each row's record index in its IDX file; the statistics read it, tf.Transform drops it
+)
 
 TRAINING_SOURCE = "train"  # the IDX pair named train-*: feeds the train and eval splits
 TEST_SOURCE = "t10k"  # the IDX pair named t10k-*: feeds the test split
@@ -130,17 +133,21 @@ def raw_arrow_schema() -> pa.Schema:
 
 
 def read_arrow_schema() -> pa.Schema:
-    """`raw_arrow_schema()` plus the int64 SHARD_COLUMN the pipeline passes through."""
-    return raw_arrow_schema().append(pa.field(SHARD_COLUMN, pa.large_list(pa.int64())))
+    """`raw_arrow_schema()` plus the int64 SHARD_COLUMN the pipeline passes through and RECORD_COLUMN."""
+    schema = raw_arrow_schema().append(pa.field(SHARD_COLUMN, pa.large_list(pa.int64())))
+    return schema.append(pa.field(RECORD_COLUMN, pa.large_list(pa.int64())))
 
 
-def to_record_batch(images: np.ndarray, labels: np.ndarray, shard: int | None = None) -> pa.RecordBatch:
+def to_record_batch(
+    images: np.ndarray, labels: np.ndarray, shard: int | None = None, records: np.ndarray | None = None
+) -> pa.RecordBatch:
     """Builds a raw RecordBatch from image and label arrays, without per-row objects.
 
     Args:
       images: uint8 [n, IMAGE_HEIGHT, IMAGE_WIDTH].
       labels: uint8 or int [n].
       shard: if given, every row's SHARD_COLUMN value.
+      records: with a shard, each row's RECORD_COLUMN value (default 0..n-1).
 
     Returns:
       A RecordBatch of n rows with the schema `raw_arrow_schema()` (or
@@ -161,7 +168,9 @@ def to_record_batch(images: np.ndarray, labels: np.ndarray, shard: int | None = 
     ]
     if shard is None:
         return pa.RecordBatch.from_arrays(columns, schema=raw_arrow_schema())
-    columns.append(pa.LargeListArray.from_arrays(pa.array(row_offsets), pa.array(np.full(n, shard))))
+    records = np.arange(n) if records is None else records
+    for values in (np.full(n, shard), records):
+        columns.append(pa.LargeListArray.from_arrays(pa.array(row_offsets), pa.array(values, pa.int64())))
     return pa.RecordBatch.from_arrays(columns, schema=read_arrow_schema())
 
 
@@ -206,10 +215,12 @@ class ReadIdxRecordBatches(beam.DoFn):
                 lo = hi
 
     def _emit(self, task: ReadTask, shard: int, first: int, images: np.ndarray, labels: np.ndarray):
+        records = np.arange(first, first + len(images))
         if task.eval_fraction <= 0:
-            yield beam.pvalue.TaggedOutput(task.split, to_record_batch(images, labels, shard))
+            yield beam.pvalue.TaggedOutput(task.split, to_record_batch(images, labels, shard, records))
             return
         is_eval = splits.eval_mask(first, first + len(images), task.pair.count, task.eval_fraction)
         for split, rows in ((layout.TRAIN, ~is_eval), (layout.EVAL, is_eval)):
             if rows.any():
-                yield beam.pvalue.TaggedOutput(split, to_record_batch(images[rows], labels[rows], shard))
+                batch = to_record_batch(images[rows], labels[rows], shard, records[rows])
+                yield beam.pvalue.TaggedOutput(split, batch)

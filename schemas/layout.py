@@ -6,6 +6,7 @@ The pipeline writes it, the trainer reads it, tests check it:
       transform_fn/  transformed_metadata/   tft_beam.WriteTransformFn
       metadata/                              the raw schema, where tft.TFTransformOutput reads it
       train/ eval/ test/                     part-00000-of-00004.tfrecord.gz, ...
+      statistics/                            DatasetFeatureStatisticsList, duplicates, drift, report.md
       manifest.json                          written last: its presence marks a finished run
 
 The directory names are tf.Transform's own (`TFTransformOutput.TRANSFORM_FN_DIR`,
@@ -22,6 +23,7 @@ TRANSFORM_FN_DIR = "transform_fn"
 TRANSFORMED_METADATA_DIR = "transformed_metadata"
 RAW_METADATA_DIR = "metadata"
 MANIFEST_FILE = "manifest.json"
+STATISTICS_DIR = "statistics"  # raw-data statistics, duplicates and drift (pipeline/statistics.py)
 
 TRAIN = "train"
 EVAL = "eval"

@@ -129,8 +129,15 @@ def test_dataflow_job_graph_builds_offline(tmp_path):
     names = {t.unique_name for t in graph.components.transforms.values()}
     top = {name for name in names if "/" not in name}  # the plan: the composites of pipeline/transforms.py
     assert top >= {"ReadForAnalysis", "Read", "AnalyzeAndTransform", "WriteTrain", "WriteEval", "WriteTest"}
-    assert top >= {"WriteTransformFn"}
-    for step in ("Read/ReadIdx", "AnalyzeAndTransform/AnalyzeTrain", "AnalyzeAndTransform/TransformEval"):
+    assert top >= {"WriteTransformFn", "Statistics"}
+    for step in (
+        "Read/ReadIdx",
+        "AnalyzeAndTransform/AnalyzeTrain",
+        "AnalyzeAndTransform/TransformEval",
+        "Statistics/SummarizeTest",
+        "Statistics/FindDuplicates/JoinNear",
+        "Statistics/WriteStatistics",
+    ):
         assert step in names
     images = {env.payload for env in graph.components.environments.values()}
     assert any(b"example-project/images/idx-tfrecords:1" in payload for payload in images)

@@ -75,6 +75,8 @@ def test_analyze_and_transform_scales_with_train_statistics_and_keeps_the_shard(
     test = np.full((3, features.IMAGE_HEIGHT, features.IMAGE_WIDTH), 51, np.uint8)
 
     def rows(transformed):
+        for batch, _ in transformed:  # the record index is for the statistics: tf.Transform drops it
+            assert batch.schema.names == [features.IMAGE_KEY, features.LABEL_KEY, sources.SHARD_COLUMN]
         return sorted(
             (sinks.shard_of(b), round(float(v), 4))
             for b, _ in transformed
@@ -103,7 +105,7 @@ def test_analyze_and_transform_scales_with_train_statistics_and_keeps_the_shard(
 def _transformed(labels, shard):
     """A batch as tf.Transform emits it: (RecordBatch of label and SHARD_COLUMN, passthrough)."""
     batch = _raw_batch(np.zeros((len(labels), 28, 28), np.uint8), shard, labels)
-    return batch.drop_columns([features.IMAGE_RAW_KEY]), {}
+    return batch.drop_columns([features.IMAGE_RAW_KEY, sources.RECORD_COLUMN]), {}
 
 
 def _labels_in(path):

@@ -1,0 +1,135 @@
+"""statistics/report.md and its PNGs: the statistics of a preprocessing output, for people.
+
+report.md                 per split: examples, label counts, mean-intensity quantiles,
+                          blank/saturated shares; duplicates; drift between the splits
+label_distribution.png    each class's share, one bar group per split
+class_means_<split>.png   the mean image of each class
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import tensorflow as tf
+
+from pipeline import drift, image_stats, leakage, statistics
+from schemas import features, layout
+
+REPORT_FILE = "report.md"
+LABELS_PNG = "label_distribution.png"
+
+
+def _save(figure, path: str) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(buffer.getvalue())
+
+
+def _label_png(stats, class_names, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 3.5))
+    width = 0.8 / max(len(stats.datasets), 1)
+    for i, dataset in enumerate(stats.datasets):
+        shares = drift.label_distribution(dataset)
+        axes.bar(
+            np.arange(len(shares)) + i * width,
+            shares,
+            width,
+            label=f"{dataset.name} ({dataset.num_examples})",
+        )
+    axes.set_xticks(np.arange(features.NUM_CLASSES) + width * (len(stats.datasets) - 1) / 2)
+    axes.set_xticklabels(class_names, rotation=30, ha="right")
+    axes.set_ylabel("share of the split's images")
+    axes.legend()
+    _save(figure, path)
+    plt.close(figure)
+
+
+def _means_png(means: np.ndarray, class_names, title: str, path: str) -> None:
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(1, features.NUM_CLASSES, figsize=(14, 1.9))
+    for label, axis in enumerate(axes):
+        axis.imshow(
+            means[label].reshape(features.IMAGE_HEIGHT, features.IMAGE_WIDTH), cmap="gray", vmin=0, vmax=255
+        )
+        axis.set_title(class_names[label], fontsize=8)
+        axis.axis("off")
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def _split_lines(dataset, class_names) -> list[str]:
+    image = image_stats.find_feature(dataset, features.IMAGE_RAW_KEY)
+    custom = {c.name: c for c in image.custom_stats}
+    quantiles = [b.low_value for b in custom["mean_intensity_quantiles"].histogram.buckets]
+    quantiles += [custom["mean_intensity_quantiles"].histogram.buckets[-1].high_value] if quantiles else []
+    counts = image_stats.histogram_counts(
+        image_stats.find_custom(
+            image_stats.find_feature(dataset, features.LABEL_KEY), image_stats.LABEL_HISTOGRAM
+        ).histogram
+    )
+    labels = ", ".join(f"{name} {int(n)}" for name, n in zip(class_names, counts, strict=True))
+    return [
+        f"### {dataset.name}: {dataset.num_examples} images",
+        "",
+        f"- labels: {labels}",
+        "- mean intensity (0-255) min, deciles, max: " + ", ".join(f"{q:.1f}" for q in quantiles),
+        f"- blank images: {custom['blank_fraction'].num:.4f}; saturated: {custom['saturated_fraction'].num:.4f}",
+        f"- mean image per class: ![{dataset.name}](class_means_{dataset.name}.png)",
+        "",
+    ]
+
+
+def write_report(output_dir: str, class_names, found: dict, findings: list) -> str:
+    """Writes report.md and its PNGs into OUTPUT_DIR/statistics/; returns the report's path."""
+    directory = statistics.statistics_dir(output_dir)
+    stats = statistics.read_statistics(output_dir)
+    _label_png(stats, class_names, layout.join(directory, LABELS_PNG))
+    for split, means in statistics.read_class_means(output_dir).items():
+        _means_png(
+            means,
+            class_names,
+            f"mean image per class: {split}",
+            layout.join(directory, f"class_means_{split}.png"),
+        )
+    lines = ["# Statistics of the raw data", "", f"![label distribution per split]({LABELS_PNG})", ""]
+    for dataset in stats.datasets:
+        lines += _split_lines(dataset, class_names)
+    lines += ["## Duplicates", ""]
+    if found:
+        lines.append(
+            f"Exact: equal raw pixels. Near: {leakage.HASH_BITS}-bit perceptual hashes at most"
+            f" {leakage.HAMMING_THRESHOLD} bits apart, content different (pipeline/leakage.py)."
+        )
+        lines += ["", "| count | exact | near |", "| --- | --- | --- |"]
+        lines += [
+            f"| {n} | {found[leakage.EXACT][n]} | {found[leakage.NEAR][n]} |" for n in found[leakage.EXACT]
+        ]
+    else:
+        lines.append("Not looked for (--dedup off).")
+    lines += [
+        "",
+        "## Drift",
+        "",
+        "| split vs baseline | measure | value | threshold | breached |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for f in findings:
+        what = f.measure if f.label is None else f"{f.measure} ({class_names[f.label]})"
+        lines.append(
+            f"| {f.dataset} vs {f.baseline} | {what} | {f.value:.4f} | {f.threshold:g} | {'yes' if f.breached else ''} |"
+        )
+    if not findings:
+        lines.append(f"| (no comparison: a split under {drift.MIN_EXAMPLES} images) | | | | |")
+    path = layout.join(directory, REPORT_FILE)
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
