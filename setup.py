@@ -50,6 +50,7 @@ setup(
         "console_scripts": [
             "idx-preprocess=pipeline.preprocess:entry",
             "idx-download=pipeline.download:entry",
+            "idx-validate=pipeline.validate:entry",
             "idx-train=trainer.task:entry",
             "idx-predict=trainer.predict:entry",
             "idx-local-cluster=trainer.local_cluster:entry",

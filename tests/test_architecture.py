@@ -54,7 +54,14 @@ def test_the_estimator_runtime_knows_nothing_of_this_project():
 
 @pytest.mark.parametrize(
     "module",
-    ["pipeline.preprocess", "pipeline.download", "trainer.task", "trainer.predict", "trainer.local_cluster"],
+    [
+        "pipeline.preprocess",
+        "pipeline.validate",
+        "pipeline.download",
+        "trainer.task",
+        "trainer.predict",
+        "trainer.local_cluster",
+    ],
 )
 def test_entry_points_parse_flags_before_tensorflow_loads(module):
     assert "tensorflow" not in _modules_after(f"import {module}")
