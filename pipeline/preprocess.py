@@ -94,7 +94,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[config_lib.PreprocessConfig,
     _add_statistics_flags(parser)
     args, beam_args = parser.parse_known_args(argv)
     cli.setup_logging(args.verbose)
-    config = config_lib.PreprocessConfig(
+    return _config(args), beam_args
+
+
+def _config(args) -> config_lib.PreprocessConfig:
+    """The job's config from the parsed flags (raises ConfigError for a value out of range)."""
+    return config_lib.PreprocessConfig(
         input_dir=args.input_dir,
         output_dir=args.output_dir,
         eval_fraction=args.eval_fraction,
@@ -110,10 +115,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[config_lib.PreprocessConfig,
         fail_on_drift=args.fail_on_drift,
         against=args.against or "",
     )
-    return config, beam_args
 
 
-def _add_statistics_flags(parser: argparse.ArgumentParser) -> None:
+def _add_statistics_flags(parser: cli.ArgumentParser) -> None:
     """Flags of statistics/: duplicates, drift thresholds, an earlier output to check against."""
     group = parser.add_argument_group("statistics, duplicates and drift (written to OUTPUT_DIR/statistics/)")
     group.add_argument(
@@ -139,13 +143,16 @@ def _add_statistics_flags(parser: argparse.ArgumentParser) -> None:
             flag,
             type=float,
             default=getattr(defaults, name),
-            help=f"drift threshold: {what} (default: %(default)s)",
+            metavar="X",
+            help=f"drift threshold: {what} (range 0 <= X <= 1; default: %(default)s)",
         )
     group.add_argument(
         "--fail-on-drift", action="store_true", help="a drift above its threshold fails the run"
     )
     group.add_argument(
-        "--against", help="an earlier output dir: check this data's drift and duplicates against it"
+        "--against",
+        metavar="DIR",
+        help="an earlier output dir: check this data's drift and duplicates against it",
     )
 
 

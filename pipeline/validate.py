@@ -19,29 +19,43 @@ before TensorFlow and Beam load.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from common import cli
 from pipeline import config as config_lib
 
+EXAMPLES = (
+    "python -m pipeline.validate --input-dir data/new-batch --against out/data",
+    "python -m pipeline.validate --input-dir gs://BUCKET/new-batch --against gs://BUCKET/data"
+    " --statistics-dir gs://BUCKET/validation --runner=DataflowRunner --project=PROJECT --region=us-central1"
+    " --temp_location=gs://BUCKET/tmp --setup_file=./setup.py",
+)
+
 
 def parse_args(argv: Sequence[str] | None):
     """(own flags, Beam flags)."""
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m pipeline.validate",
         description="Check new raw IDX files against an earlier output's schema and statistics.",
         epilog="Any other flag (--runner, --project, ...) is passed to Beam.",
+        examples=EXAMPLES,
     )
     parser.add_argument(
-        "--input-dir", required=True, help="directory with the new train-* and/or t10k-* IDX files"
-    )
-    parser.add_argument("--against", required=True, help="an earlier output dir of pipeline.preprocess")
-    parser.add_argument(
-        "--anomalies", default="anomalies.pbtxt", help="where the Anomalies proto goes (default: %(default)s)"
+        "--input-dir", required=True, metavar="DIR", help="the new train-* and/or t10k-* IDX files"
     )
     parser.add_argument(
-        "--statistics-dir", help="keep the new data's statistics/ here (default: a temporary directory)"
+        "--against", required=True, metavar="DIR", help="an earlier output dir of pipeline.preprocess"
+    )
+    parser.add_argument(
+        "--anomalies",
+        default="anomalies.pbtxt",
+        metavar="FILE",
+        help="the Anomalies proto (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--statistics-dir",
+        metavar="DIR",
+        help="keep the new data's statistics/ here (default: a temporary dir)",
     )
     parser.add_argument(
         "--dedup",
@@ -55,7 +69,8 @@ def parse_args(argv: Sequence[str] | None):
             "--max-" + name.replace("_", "-"),
             type=float,
             default=getattr(defaults, name),
-            help="drift threshold (default: %(default)s)",
+            metavar="X",
+            help="drift threshold, as pipeline.preprocess's (range 0 <= X <= 1; default: %(default)s)",
         )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args, beam_args = parser.parse_known_args(argv)

@@ -89,6 +89,7 @@ def test_lower_levels_are_never_dropped(level):
 
 ENTRY_POINTS = (
     "pipeline.preprocess",
+    "pipeline.validate",
     "pipeline.download",
     "trainer.task",
     "trainer.predict",
