@@ -12,7 +12,7 @@ schedule was chosen (schedules were chosen on the eval split); the new default
 runs with several seeds and today's default more than once, and the medians are
 reported, as the margins are thin.
 
-`run_evaluations` measures what evaluating once per epoch costs (issue 25): the
+`run_evaluations` measures what evaluating five times a job costs (issue 25): the
 default job against the same job with the evaluation schedule before it (a
 checkpoint every 1,000 steps, at most one evaluation a minute); target: at
 least 5 evaluations in at most 1.10 of the time. It also counts the lines each
@@ -103,7 +103,7 @@ def run_vgg(seeds: int = 1, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
 
 
 def run_evaluations(seeds: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
-    """The default job (an evaluation per epoch) against it with the evaluation schedule before
+    """The default job (hparams.EVALUATIONS evaluations) against it with the evaluation schedule before
     issue 25 (EVALUATIONS_BEFORE_FLAGS), as `run` compares; with each job's evaluations and lines."""
     result = _compare(
         (), EVALUATIONS_BEFORE_FLAGS, seeds, input_dir, TARGET_ACCURACY, EVALUATIONS_TARGET_TIME_RATIO, env={}

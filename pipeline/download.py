@@ -21,6 +21,13 @@ and a file of the right size with other bytes (shuffled labels, another
 dataset) fails. A file already in DEST that fails is never replaced: the
 command stops, naming it, before anything is written.
 No TensorFlow: the files are checked with gzip and hashlib.
+
+Why not `tf_keras.utils.get_file` (which Keras' own `mnist.load_data` uses): it
+fetches one URL and checks the hash of the file it downloaded. This module needs
+what it does not do: a list of mirrors tried in turn; a system copy (Debian's
+package, recompressed) accepted by the MD5 of its decompressed bytes, as no
+published .gz hash matches it; and a file already in DEST verified and never
+overwritten when it fails, rather than re-downloaded over.
 """
 
 from __future__ import annotations

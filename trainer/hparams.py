@@ -19,6 +19,9 @@ from trainer.networks import CNN, FAST, MODELS, NETWORKS, VGG  # noqa: F401 (the
 
 MAX_STEPS = 10**9  # a bound far beyond any real schedule; beyond it, int64 step arithmetic is at risk
 MAX_BATCH_SIZE = 4096  # vgg at 4096 needs about 8 GB of activations; also bounded by the train split
+# Evaluations (after as many checkpoints) of a job by default: enough points for a curve in TensorBoard,
+# few enough to cost under 10% of the default job's time (BENCHMARKS.md, "evaluations").
+EVALUATIONS = 5
 MIRROR_SAFE_DATASETS = ("fashion_mnist",)  # classes that survive a left-right flip (clothes, not digits)
 
 
@@ -72,8 +75,9 @@ class HParams:
     )
     test_time_flips: bool | None = _field(
         None,
-        "average the logits of each image and its mirror image in evaluation and in the exported model"
-        " (test-time augmentation; default: when training flips)",
+        "average the logits of each image and its mirror image in the exported model and the final test"
+        " evaluation (test-time augmentation; evaluations during training skip it; default: when training"
+        " flips)",
     )
     warmup_epochs: float = _field(
         0.3, "linear warm-up of the learning rate from 0 over this many epochs", bounds=">= 0", metavar="E"
@@ -86,7 +90,8 @@ class HParams:
     )
     save_checkpoints_steps: int | None = _field(
         None,
-        "checkpoint and evaluate (at most every --throttle-secs) every N steps (default: once per epoch)",
+        f"checkpoint and evaluate (at most every --throttle-secs) every N steps (default: {EVALUATIONS} times"
+        " in the job)",
         bounds=_STEPS,
     )
     keep_checkpoint_max: int = _field(5, "checkpoints (and latest exports) to keep", bounds=_STEPS)
@@ -142,9 +147,9 @@ class HParams:
         return steps
 
     def checkpoint_steps(self, train_examples: int) -> int:
-        """Steps between checkpoints (and evaluations): --save-checkpoints-steps, else one pass
-        over `train_examples` (rounded up: batches run across epochs)."""
-        return self.save_checkpoints_steps or max(1, math.ceil(train_examples / self.batch_size))
+        """Steps between checkpoints (and evaluations): --save-checkpoints-steps, else the
+        schedule in EVALUATIONS equal parts (rounded up), the last at its end."""
+        return self.save_checkpoints_steps or math.ceil(self.max_steps(train_examples) / EVALUATIONS)
 
     def resolved(self, train_examples: int, eval_examples: int, dataset: str) -> dict:
         """Every field with the value this job uses in place of a default left to the data

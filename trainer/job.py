@@ -273,13 +273,24 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
         the network (an older layout).
     """
     plan = _prepare(data_dir, job_dir, hparams, verify_data)
+    _LOG.info(
+        "training %s for %s epochs (%d steps of %d examples), evaluating every %d steps; job dir %s",
+        hparams.model,
+        f"{plan.max_steps / plan.epoch_steps:.3g}",
+        plan.max_steps,
+        hparams.batch_size,
+        plan.config.save_checkpoints_steps,
+        plan.job_dir,
+    )
     with _claimed(plan) as lock:
-        estimator = _estimator(plan)
+        estimator = _estimator(plan, evaluation_flips=False)
         with _failures_explained(plan):
             metrics, exports = tfe.train_and_evaluate(estimator, *_specs(plan, lock))
             if not plan.config.is_chief:  # worker, ps or evaluator: the chief reports the results
                 return Result(eval=metrics or {}, test=None, export=None, exports=[], job_dir=job_dir)
-            test_metrics = estimator.evaluate(plan.input_fn(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST)
+            test_metrics = _estimator(plan, evaluation_flips=True).evaluate(
+                plan.input_fn(layout.TEST, tfe.ModeKeys.EVAL), name=layout.TEST
+            )
         best = export_dirs.newest_export(jobdir.export_base(job_dir, jobdir.BEST_EXPORTER))
     if best is None:
         raise RuntimeError(
@@ -292,19 +303,18 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
     return Result(eval=metrics, test=test_metrics, export=best, exports=exports, job_dir=job_dir)
 
 
-def _estimator(plan: _Plan) -> tfe.Estimator:
-    """The Estimator of the job's model_fn, its parameters resolved against the data."""
-    hparams = plan.hparams
-    _LOG.info(
-        "training %s for %s epochs (%d steps of %d examples), evaluating every %d steps; job dir %s",
-        hparams.model,
-        f"{plan.max_steps / plan.epoch_steps:.3g}",
-        plan.max_steps,
-        hparams.batch_size,
-        plan.config.save_checkpoints_steps,
-        plan.job_dir,
-    )
-    params = hparams.model_params(
+def _estimator(plan: _Plan, evaluation_flips: bool) -> tfe.Estimator:
+    """The Estimator of the job's model_fn, its parameters resolved against the data.
+
+    Args:
+      evaluation_flips: whether its evaluations use test-time flips (when the job has
+        them): not the evaluations during training, which cost half as much without
+        (they choose the best export, all measured alike); the final test evaluation does.
+        Exports use them either way.
+    """
+    params = plan.hparams.model_params(
         plan.manifest.splits[layout.TRAIN].examples, plan.manifest.class_names, plan.manifest.dataset
     )
-    return tfe.Estimator(model.model_fn, config=plan.config, params=params)
+    return tfe.Estimator(
+        model.model_fn, config=plan.config, params={**params, "evaluation_flips": evaluation_flips}
+    )

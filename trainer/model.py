@@ -45,8 +45,10 @@ def model_fn(features, labels, mode, params):
         (cosine decay of the rate to 0 over this many steps; None: constant),
         "warmup_steps": int (linear warm-up from 0 over this many steps; 0: none),
         "label_smoothing": float in [0, 1) (training loss only),
-        "test_time_flips": bool (EVAL and PREDICT: logits are the mean of the
-        network's logits for the image and for its left-right mirror image),
+        "test_time_flips": bool (PREDICT, and EVAL unless "evaluation_flips" is
+        False: logits are the mean of the network's logits for the image and for
+        its left-right mirror image),
+        "evaluation_flips": bool, default True (False: evaluations skip test-time flips),
         "class_names": [NUM_CLASSES str]}.
 
     Returns:
@@ -68,7 +70,9 @@ def model_fn(features, labels, mode, params):
         features[feature_schema.IMAGE_KEY], [-1, feature_schema.IMAGE_HEIGHT, feature_schema.IMAGE_WIDTH, 1]
     )
     network = networks.NETWORKS[params["model"]].layers()
-    if params.get("test_time_flips") and not training:
+    if params.get("test_time_flips") and (
+        mode == ModeKeys.PREDICT or (mode == ModeKeys.EVAL and params.get("evaluation_flips", True))
+    ):
         # Test-time augmentation: one pass over the images and their mirror images (a
         # batch of two runs faster than two of one), then the mean of each pair's logits.
         both, updates = _apply(network, tf.concat([images, tf.image.flip_left_right(images)], 0), training)
