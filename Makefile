@@ -35,7 +35,7 @@ demo: preprocess
 	$(BIN)/python -m trainer.predict --saved-model $(OUT_DIR)/job/export/best \
 	  --idx-images $(DATA_DIR)/t10k-images-idx3-ubyte.gz --idx-labels $(DATA_DIR)/t10k-labels-idx1-ubyte.gz \
 	  --output $(OUT_DIR)/predictions.csv --report-dir $(OUT_DIR)/report
-	@echo "outputs in $(OUT_DIR)/: data/ (TFRecords, transform_fn/), job/ (checkpoints, export/), report/"
+	@echo "outputs in $(OUT_DIR)/: data/ (TFRecords, transform_fn/), job/ (checkpoints, export/), report/ (report.md)"
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(OUT_DIR)/job"
 
 # Not in CI: after `make demo`, with Debian's chromium (apt-get install -y chromium).

@@ -6,7 +6,6 @@ import ast
 import json
 import pathlib
 import re
-import shlex
 
 import pytest
 import yaml
@@ -38,22 +37,23 @@ def _setup_keywords() -> dict:
     }
 
 
-def _dockerfile() -> list[list[str]]:
+def _dockerfile() -> list[tuple[str, str]]:
+    """(instruction, its arguments) per line of the Dockerfile (no continuation lines in it)."""
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
-    return [shlex.split(line) for line in lines if line and not line.startswith("#")]
+    return [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]
 
 
 def test_the_dockerfile_installs_what_setup_py_declares():
     setup, instructions = _setup_keywords(), _dockerfile()
-    (base,) = [i[1] for i in instructions if i[0] == "FROM"]
+    (base,) = [rest for op, rest in instructions if op == "FROM"]
     python = re.match(r"python:(\d+\.\d+)", base).group(1)
     assert python in SpecifierSet(setup["python_requires"])
-    copied = {source.rstrip("/") for i in instructions if i[0] == "COPY" for source in i[1:-1]}
+    copied = {source.rstrip("/") for op, rest in instructions if op == "COPY" for source in rest.split()[:-1]}
     assert set(setup["packages"]) <= copied  # every package, with its package data (schemas/*.pbtxt)
     assert {"setup.py", "constraints.txt", "README.md"} <= copied  # setup.py reads README.md
-    (install,) = [" ".join(i[1:]) for i in instructions if i[0] == "RUN" and "pip install" in " ".join(i)]
+    (install,) = [rest for op, rest in instructions if op == "RUN" and "pip install" in rest]
     assert "-c constraints.txt ." in install  # the pinned stack, as `make install` has it
-    (entrypoint,) = [json.loads(" ".join(i[1:])) for i in instructions if i[0] == "ENTRYPOINT"]
+    (entrypoint,) = [json.loads(rest) for op, rest in instructions if op == "ENTRYPOINT"]
     assert entrypoint == ["python", "-m", "trainer.task"]
 
 

@@ -48,7 +48,7 @@ def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], normalized:
     ax.set_ylabel("true")
     total, correct = int(matrix.sum()), int(np.trace(matrix))
     kind = "normalized by true class" if normalized else "counts"
-    ax.set_title(f"confusion matrix ({kind}): {total} examples, accuracy {correct / max(total, 1):.4f}")
+    ax.set_title(f"confusion matrix ({kind})\n{total} examples, accuracy {correct / max(total, 1):.4f}")
     for i in range(n):
         for j in range(n):
             text = f"{shown[i, j]:.2f}" if normalized else str(int(matrix[i, j]))
@@ -75,7 +75,7 @@ def mistakes(
         if i < k:
             ax.imshow(images[i], cmap="gray_r")
             ax.set_title(f"{class_names[labels[i]]}\n→ {class_names[predicted[i]]}", fontsize=7)
-    fig.suptitle(f"{k} mistakes: true → predicted" if k else "no mistakes", fontsize=9)
+    fig.suptitle(f"the first {k} mistakes: true → predicted" if k else "no mistakes", fontsize=9)
     return _png(fig)
 
 

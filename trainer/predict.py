@@ -20,7 +20,7 @@ import argparse
 import posixpath
 from collections.abc import Sequence
 
-from common import cli
+from common import cli, console
 
 EXAMPLES = (
     "python -m trainer.predict --saved-model out/job/export/best --idx-images"
@@ -79,7 +79,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from schemas import jobdir  # TensorFlow: only once the flags are good
+    console.import_tensorflow()  # only once the flags are good, without its start-up lines
+    from schemas import jobdir
     from trainer import prediction, report
 
     export = prediction.resolve_export(args.saved_model)
