@@ -196,7 +196,7 @@ class Estimator:
             config = RunConfig()
             _LOG.info("Using default config.")
         if not isinstance(config, RunConfig):
-            raise TypeError(f"config must be a RunConfig, found {type(config).__name__}")
+            raise ValueError(f"config must be an instance of `RunConfig`, but provided {config!r}.")
         if model_dir and config.model_dir and os.fspath(model_dir) != config.model_dir:
             raise ValueError(f"model_dir {model_dir!r} differs from config.model_dir {config.model_dir!r}")
         model_dir = os.fspath(model_dir) if model_dir else config.model_dir
@@ -204,7 +204,10 @@ class Estimator:
             model_dir = tempfile.mkdtemp(prefix="estimator-")
             _LOG.warning("Using temporary folder as model directory: %s", model_dir)
         self._model_fn = model_fn
-        self._config = config.replace(model_dir=model_dir)
+        # As tf.estimator 2.15: without a session config, the Estimator's (and the model_fn's) is the default.
+        self._config = config.replace(
+            model_dir=model_dir, session_config=config.session_config or get_default_session_config()
+        )
         _LOG.info(
             "Using config: %s", vars(self._config) if hasattr(self._config, "__dict__") else self._config
         )
@@ -269,7 +272,7 @@ class Estimator:
           ValueError: both steps and max_steps, a non-positive one, or a ps or
             evaluator task.
           TypeError: hooks or listeners of the wrong type.
-          NanLossError: the loss became NaN or infinite (naming the step).
+          NanLossError: the loss became NaN (naming the step).
         """
         if self._config.task_type in (TaskType.EVALUATOR, TaskType.PS):
             raise ValueError(
@@ -337,10 +340,12 @@ class Estimator:
             spec = self._call_model_fn(features, labels, ModeKeys.EVAL, self.config)
             self._maybe_warm_start(checkpoint_path)
             metrics = dict(spec.eval_metric_ops)
-            if GLOBAL_STEP_KEY in metrics:
-                raise ValueError(
-                    f'eval_metric_ops may not be named "{GLOBAL_STEP_KEY}": the Estimator adds the global step'
-                )
+            for reserved, what in ((LOSS_METRIC_KEY, "the mean loss"), (GLOBAL_STEP_KEY, "the global step")):
+                if reserved in metrics:
+                    raise ValueError(
+                        f'Metric with name "{reserved}" is not allowed: eval_metric_ops may not be named '
+                        f'"{reserved}", the Estimator adds {what}'
+                    )
             metrics[LOSS_METRIC_KEY] = _v1.metrics.mean(spec.loss)
             update_op = tf.group(*[metrics[key][1] for key in sorted(metrics)])
             values = {key: value for key, (value, _) in metrics.items()}
@@ -631,7 +636,9 @@ class Estimator:
                 worker_hooks.append(_v1.train.LoggingTensorHook({"loss": spec.loss, "step": step}, every))
             worker_hooks.extend(spec.training_hooks)
             chief_hooks = [
-                *self._checkpoint_hooks(scaffold, saving_listeners),
+                *self._checkpoint_hooks(
+                    scaffold, saving_listeners, [*worker_hooks, *spec.training_chief_hooks]
+                ),
                 *spec.training_chief_hooks,
                 *self._summary_hooks(scaffold, features),
             ]
@@ -681,9 +688,20 @@ class Estimator:
         local_init_op = tf.group(scaffold.local_init_op, _v1.train.Scaffold.default_local_init_op())
         return _v1.train.Scaffold(local_init_op=local_init_op, copy_from_scaffold=scaffold)
 
-    def _checkpoint_hooks(self, scaffold, saving_listeners):
+    def _checkpoint_hooks(self, scaffold, saving_listeners, hooks):
+        """The Estimator's CheckpointSaverHook, unless `hooks` (the run's) hold one already.
+
+        As tf.estimator 2.15: a CheckpointSaverHook of the user's (train(hooks=),
+        TrainSpec.hooks, the model_fn's training hooks) replaces the Estimator's own,
+        and the saving listeners (train_and_evaluate's evaluation among them) are
+        called at its saves (the first such hook's).
+
+        Raises:
+          ValueError: saving listeners but no CheckpointSaverHook at all.
+        """
         config = self._config
-        if config.save_checkpoints_steps or config.save_checkpoints_secs:
+        saver_hooks = [h for h in hooks if isinstance(h, _v1.train.CheckpointSaverHook)]
+        if not saver_hooks and (config.save_checkpoints_steps or config.save_checkpoints_secs):
             return [
                 _v1.train.CheckpointSaverHook(
                     self.model_dir,
@@ -694,8 +712,15 @@ class Estimator:
                     save_graph_def=config.checkpoint_save_graph_def,
                 )
             ]
-        if saving_listeners:
-            raise ValueError("saving_listeners need checkpoints: set save_checkpoints_steps or _secs")
+        if saving_listeners and not saver_hooks:
+            raise ValueError(
+                "There should be a CheckpointSaverHook to use saving_listeners (train_and_evaluate's evaluation "
+                "is one). Please set one of the RunConfig.save_checkpoints_steps or "
+                "RunConfig.save_checkpoints_secs, or pass a CheckpointSaverHook in the hooks."
+            )
+        # TensorFlow's CheckpointSaverHook takes listeners only in its constructor; 2.15 added them so too.
+        listeners = saver_hooks[0]._listeners if saver_hooks else []
+        listeners.extend(listener for listener in saving_listeners if listener not in listeners)
         return []
 
     def _summary_hooks(self, scaffold, features):

@@ -91,6 +91,22 @@ def remove_stale_temp_dirs(export_dir_base: str) -> list[str]:
     return removed
 
 
+def interrupted_exports(export_dir_base: str) -> list[str]:
+    """The temp-<t> directories newer than the newest complete export (all of them without
+    one): exports a crash interrupted that no later export replaced."""
+    if not tf.io.gfile.isdir(export_dir_base):
+        return []
+    newest = newest_export(export_dir_base)
+    newest_stamp = int(os.path.basename(newest)) if newest else -1
+    found = []
+    for name in tf.io.gfile.listdir(export_dir_base):
+        name = name.rstrip("/")
+        stamp = name[len(TEMP_PREFIX) :]
+        if name.startswith(TEMP_PREFIX) and stamp.isdigit() and int(stamp) > newest_stamp:
+            found.append(_join(export_dir_base, name))
+    return sorted(found)
+
+
 def export_global_step(export_dir: str) -> int | None:
     """The global_step stored in an export's variables, or None if it has none."""
     try:

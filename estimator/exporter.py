@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from . import export_dirs
+from .util import fn_args
 
 _LOG = tf.get_logger()
 
@@ -52,8 +53,6 @@ class Exporter(abc.ABC):
 
 class _SavedModelExporter(Exporter):
     def __init__(self, name, serving_input_receiver_fn, assets_extra=None, as_text=False, exports_to_keep=5):
-        if not name or "/" in name:
-            raise ValueError(f"exporter name must be a non-empty directory name, got {name!r}")
         if exports_to_keep is not None and exports_to_keep <= 0:
             raise ValueError(f"exports_to_keep must be > 0 or None, got {exports_to_keep}")
         self._name = name
@@ -108,6 +107,26 @@ def _loss_smaller(best_eval_result, current_eval_result):
     return current_eval_result["loss"] < best_eval_result["loss"]
 
 
+def _check_compare_fn(compare_fn) -> None:
+    """compare_fn takes exactly best_eval_result and current_eval_result, as tf.estimator 2.15 required.
+
+    Raises:
+      ValueError: None, or other arguments.
+      TypeError: not callable.
+    """
+    if compare_fn is None:
+        raise ValueError("`compare_fn` must not be None.")
+    if not callable(compare_fn):
+        raise TypeError(f"compare_fn must be callable, found {compare_fn!r}")
+    args = set(fn_args(compare_fn))
+    for required in ("best_eval_result", "current_eval_result"):
+        if required not in args:
+            raise ValueError(f"compare_fn ({compare_fn}) must include {required} argument.")
+    others = sorted(args - {"best_eval_result", "current_eval_result"})
+    if others:
+        raise ValueError(f"compare_fn ({compare_fn}) has following not expected args: {others}")
+
+
 class BestExporter(_SavedModelExporter):
     """Exports when an evaluation beats the best one so far.
 
@@ -132,6 +151,7 @@ class BestExporter(_SavedModelExporter):
     ):
         if serving_input_receiver_fn is None:
             raise ValueError("BestExporter needs a serving_input_receiver_fn")
+        _check_compare_fn(compare_fn)
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep)
         self._event_file_pattern = event_file_pattern
         self._compare_fn = compare_fn

@@ -10,7 +10,7 @@ _LOG = tf.get_logger()
 
 
 class NanLossError(_v1.train.NanLossDuringTrainingError):
-    """Training stopped: the loss became NaN or infinite; the message names the step."""
+    """Training stopped: the loss became NaN; the message names the step."""
 
     def __init__(self, step: int, loss: float):
         super().__init__()
@@ -22,7 +22,8 @@ class NanLossError(_v1.train.NanLossDuringTrainingError):
 
 
 class NanLossGuardHook(_v1.train.SessionRunHook):
-    """Stops training with `NanLossError` when the loss is not finite."""
+    """Stops training with `NanLossError` when the loss is NaN (an infinite loss does not
+    stop training, as in tf.estimator 2.15's NanTensorHook)."""
 
     def __init__(self, loss: tf.Tensor, global_step: tf.Tensor):
         self._loss = loss
@@ -33,7 +34,7 @@ class NanLossGuardHook(_v1.train.SessionRunHook):
 
     def after_run(self, run_context, run_values):
         loss = run_values.results
-        if not np.isfinite(loss):
+        if np.isnan(loss):
             # Read after the step (reading it in the same run races with the update): the step that produced the loss.
             raise NanLossError(int(run_context.session.run(self._global_step)), float(loss))
 

@@ -173,14 +173,14 @@ def pandas_input_fn(
       TypeError: target_column is not a string, x is not a DataFrame, or y is
         neither a Series nor a DataFrame.
     """
-    import pandas as pd  # only needed here
 
     _check_shuffle(shuffle)
     if not isinstance(target_column, str):
         raise TypeError("target_column must be a string type")
-    if not isinstance(x, pd.DataFrame):
+    # Duck-typed as 2.15 (which failed only when the input_fn ran): a DataFrame-like x, Series-like y.
+    if not hasattr(x, "columns"):
         raise TypeError(f"x must be a pandas DataFrame; got {type(x).__name__}")
-    if y is not None and not isinstance(y, (pd.Series, pd.DataFrame)):
+    if y is not None and not hasattr(y, "index"):
         raise TypeError(f"y must be a pandas Series or DataFrame; got {type(y).__name__}")
 
     columns = {name: _column_values(x[name]) for name in x.columns}
@@ -197,7 +197,7 @@ def pandas_input_fn(
             raise ValueError(
                 f"Index for x and y are mismatched.\nIndex for x: {x.index}\nIndex for y: {y.index}\n"
             )
-        if isinstance(y, pd.DataFrame):
+        if hasattr(y, "columns"):
             target_names = list(y.columns)
             columns.update({("target", name): _column_values(y[name]) for name in target_names})
         else:

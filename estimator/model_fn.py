@@ -56,7 +56,7 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):
     `eval_metric_ops` maps names to `(value_tensor, update_op)` pairs, as
     `tf.compat.v1.metrics.*` return them, or to tf_keras `Metric` objects whose
     `update_state` the model_fn called (kept as `(result(), updates[0])`); the
-    names "loss" and "global_step" are reserved.
+    names "loss" and "global_step" are reserved (evaluate() refuses them).
     `export_outputs` maps signature names to `export.ExportOutput`s; with several,
     one must be "serving_default"; a single one also serves as the default; in
     PREDICT mode without any, `PredictOutput(predictions)` is the default.
@@ -79,8 +79,6 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):
         evaluation_hooks=None,
         prediction_hooks=None,
     ):
-        if mode not in ModeKeys.ALL:
-            raise ValueError(f"mode must be one of {ModeKeys.ALL}, found {mode!r}")
         if mode == ModeKeys.TRAIN and (loss is None or train_op is None):
             missing = " and ".join(n for n, v in (("loss", loss), ("train_op", train_op)) if v is None)
             raise ValueError(f"EstimatorSpec in TRAIN mode needs {missing}")
@@ -104,10 +102,6 @@ class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):
                 predictions = _graph_tensor(predictions, "predictions")
 
         eval_metric_ops = _eval_metric_ops(eval_metric_ops)
-        if LOSS_METRIC_KEY in eval_metric_ops:
-            raise ValueError(
-                f'eval_metric_ops may not be named "{LOSS_METRIC_KEY}": the Estimator adds the mean loss'
-            )
 
         export_outputs = _export_outputs(mode, export_outputs, predictions)
         if scaffold is not None and not isinstance(scaffold, _v1.train.Scaffold):

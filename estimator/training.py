@@ -3,9 +3,15 @@
 Which role a process plays comes from TF_CONFIG (RunConfig.task_type): no cluster
 (one machine), or chief / worker / ps / evaluator in a cluster. Locally, and on a
 "master" (Cloud ML Engine's name for the chief, which tf.estimator let evaluate),
-the chief's checkpoints trigger evaluations (at most one per `throttle_secs`) and
-after the last checkpoint a final evaluation and export always runs. The log
-lines are tf.estimator 2.15's, through TensorFlow's logger.
+the chief's checkpoint saves trigger evaluations (at most one per `throttle_secs`;
+the saves of the Estimator's CheckpointSaverHook, or of the user's own
+CheckpointSaverHook in TrainSpec.hooks), and the checkpoint saved when training
+ends is evaluated unless it was just evaluated; each evaluation runs every
+exporter (`is_the_final_export` once global_step >= TrainSpec.max_steps). As in
+tf.estimator 2.15, the results are those of the last evaluation, with one export
+result per exporter (None where it exported nothing), and (None, None) when
+training made no step (max_steps was reached before). The log lines are
+tf.estimator 2.15's, through TensorFlow's logger.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import time
 
 import tensorflow as tf
 
-from . import distributed
+from . import distributed, export_dirs
 from .exporter import Exporter
 from .run_config import TaskType
 
@@ -124,15 +130,21 @@ class EvalSpec(
 
 
 class _EvaluateAndExport:
-    """Evaluates one checkpoint and runs the exporters on the result."""
+    """Evaluates one checkpoint and runs every exporter on the result.
 
-    def __init__(self, estimator, eval_spec: EvalSpec):
+    Returns (metrics, export results): one result per exporter, in order, None
+    where it exported nothing. `is_the_final_export` is global_step >= max_steps
+    (never without max_steps), as tf.estimator 2.15 decided it.
+    """
+
+    def __init__(self, estimator, eval_spec: EvalSpec, max_steps=None):
         self._estimator = estimator
         self._spec = eval_spec
+        self._max_steps = max_steps
         self.last = None  # (checkpoint path, metrics, export results)
         self._exported = {}  # exporter name -> (checkpoint, export dir) of its last export
 
-    def __call__(self, checkpoint_path: str, is_final: bool):
+    def __call__(self, checkpoint_path: str, is_final: bool | None = None):
         if self.last and self.last[0] == checkpoint_path:
             metrics = self.last[1]
         else:
@@ -143,6 +155,8 @@ class _EvaluateAndExport:
                 checkpoint_path=checkpoint_path,
                 name=self._spec.name,
             )
+        if is_final is None:
+            is_final = bool(self._max_steps) and metrics[_v1.GraphKeys.GLOBAL_STEP] >= self._max_steps
         results = []
         for exporter in self._spec.exporters:
             done = self._exported.get(exporter.name)
@@ -153,17 +167,17 @@ class _EvaluateAndExport:
             result = exporter.export(self._estimator, path, checkpoint_path, metrics, is_final)
             if result is not None:
                 self._exported[exporter.name] = (checkpoint_path, result)
-                results.append(result)
+            results.append(result)
         self.last = (checkpoint_path, metrics, results)
         return metrics, results
 
 
 class _EvaluateOnNewCheckpoint(_v1.train.CheckpointSaverListener):
-    """Evaluates after a checkpoint is saved, at most once per throttle_secs.
-
-    As tf.estimator: the first save of a run (before any step) is skipped; the
-    next one is always evaluated; later ones when throttle_secs have passed since
-    the last evaluation.
+    """Evaluates after a checkpoint is saved, at most once per throttle_secs (tf.estimator 2.15's
+    listener): the first save of a run (before any step) is skipped, the next one is
+    evaluated, later ones when throttle_secs have passed since the last evaluation; at the
+    end of training the last save is evaluated unless its step was. `result` holds the
+    last evaluation's (metrics, export results), None before any.
     """
 
     def __init__(self, evaluate: _EvaluateAndExport, throttle_secs: float, model_dir: str):
@@ -172,6 +186,8 @@ class _EvaluateOnNewCheckpoint(_v1.train.CheckpointSaverListener):
         self._model_dir = model_dir
         self._timer = None
         self._first = True
+        self._evaluated_path = None
+        self.result = None
 
     def begin(self):
         self._timer = _v1.train.SecondOrStepTimer(every_secs=self._throttle_secs)
@@ -184,8 +200,20 @@ class _EvaluateOnNewCheckpoint(_v1.train.CheckpointSaverListener):
         if not self._timer.should_trigger_for_step(global_step_value):
             _LOG.info("Skip the current checkpoint eval due to throttle secs (%s secs).", self._throttle_secs)
             return
+        self._evaluate_newest(global_step_value)
+
+    def end(self, session, global_step_value):
+        if global_step_value != self._timer.last_triggered_step():
+            self._evaluate_newest(global_step_value)
+
+    def _evaluate_newest(self, global_step_value):
         self._timer.update_last_triggered_step(global_step_value)
-        self._evaluate(tf.train.latest_checkpoint(self._model_dir), is_final=False)
+        path = tf.train.latest_checkpoint(self._model_dir)
+        if path is None or path == self._evaluated_path:
+            status = "missing checkpoint" if path is None else "no new checkpoint"
+            raise RuntimeError(f"There was no new checkpoint after the training. Eval status: {status}")
+        self._evaluated_path = path
+        self.result = self._evaluate(path)
 
 
 def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
@@ -197,14 +225,17 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
     evaluates and exports each new checkpoint while it trains, as locally.
 
     Returns:
-      (metrics of the final evaluation, export directories of its exporters); in
-      a cluster the chief returns those, the evaluator its last evaluation's, and
-      workers and ps (None, []).
+      (metrics of the last evaluation, one export result per exporter: its export
+      directory as bytes, or None); (None, None) when training made no step (a
+      model dir already at max_steps). In a cluster the chief returns those, the
+      evaluator its last evaluation's, and workers and ps (None, []).
 
     Raises:
       TypeError: estimator, train_spec or eval_spec of the wrong type.
-      ValueError: the config saves no checkpoints (nothing to evaluate), or a
-        cluster of several tasks without ps tasks.
+      ValueError: nothing saves checkpoints to evaluate (neither RunConfig's
+        save_checkpoints_steps/_secs nor a CheckpointSaverHook in TrainSpec.hooks),
+        or a cluster of several tasks without ps tasks.
+      RuntimeError: training ended without a checkpoint that was not evaluated yet.
     """
     from .estimator import Estimator  # estimator.py imports this package's modules
 
@@ -216,10 +247,6 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
             f"{type(train_spec).__name__} and {type(eval_spec).__name__}"
         )
     config = estimator.config
-    if not (config.save_checkpoints_steps or config.save_checkpoints_secs):
-        raise ValueError(
-            "train_and_evaluate needs checkpoints: set save_checkpoints_steps or save_checkpoints_secs"
-        )
     _LOG.info("Not using Distribute Coordinator.")
     task_type = config.task_type
     if not config.cluster_spec and task_type != TaskType.EVALUATOR:
@@ -228,7 +255,7 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
     if task_type == TaskType.PS:
         distributed.serve_ps(config)
         return None, []
-    evaluate = _EvaluateAndExport(estimator, eval_spec)
+    evaluate = _EvaluateAndExport(estimator, eval_spec, train_spec.max_steps)
     if task_type == TaskType.EVALUATOR:
         return distributed.run_evaluator(estimator, evaluate, eval_spec, train_spec.max_steps)
     server = None
@@ -243,8 +270,10 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
         _LOG.info("Waiting %d secs before starting training.", delay)
         time.sleep(delay)
     listeners = list(train_spec.saving_listeners) if config.is_chief else None
+    evaluating = None
     if task_type == TaskType.MASTER:  # as tf.estimator's master (not chief): evaluate each new checkpoint
-        listeners.append(_EvaluateOnNewCheckpoint(evaluate, eval_spec.throttle_secs, estimator.model_dir))
+        evaluating = _EvaluateOnNewCheckpoint(evaluate, eval_spec.throttle_secs, estimator.model_dir)
+        listeners.append(evaluating)
     try:
         estimator.train(
             train_spec.input_fn,
@@ -257,7 +286,9 @@ def train_and_evaluate(estimator, train_spec: TrainSpec, eval_spec: EvalSpec):
             distributed.signal_done(config, server)
     if not config.is_chief:
         return None, []
-    return evaluate(estimator.latest_checkpoint(), is_final=True)
+    if evaluating is not None:
+        return evaluating.result or (None, None)
+    return evaluate(estimator.latest_checkpoint())
 
 
 def _run_local(estimator, train_spec, eval_spec):
@@ -268,7 +299,7 @@ def _run_local(estimator, train_spec, eval_spec):
         f"save_checkpoints_steps {config.save_checkpoints_steps} or "
         f"save_checkpoints_secs {config.save_checkpoints_secs}."
     )
-    evaluate = _EvaluateAndExport(estimator, eval_spec)
+    evaluate = _EvaluateAndExport(estimator, eval_spec, train_spec.max_steps)
     listener = _EvaluateOnNewCheckpoint(evaluate, eval_spec.throttle_secs, estimator.model_dir)
     estimator.train(
         train_spec.input_fn,
@@ -276,4 +307,26 @@ def _run_local(estimator, train_spec, eval_spec):
         max_steps=train_spec.max_steps,
         saving_listeners=[*train_spec.saving_listeners, listener],
     )
-    return evaluate(estimator.latest_checkpoint(), is_final=True)
+    if listener.result is None:  # no step: the model dir was at max_steps already
+        return _redo_interrupted_exports(estimator, eval_spec, evaluate)
+    return listener.result
+
+
+def _redo_interrupted_exports(estimator, eval_spec, evaluate):
+    """(None, None), as tf.estimator 2.15 returned when there was nothing to train; but when a
+    crash interrupted an export (a temp-* directory newer than the exporter's newest export),
+    the newest checkpoint is evaluated and exported again (2.15 never redid it)."""
+    interrupted = [
+        exporter.name
+        for exporter in eval_spec.exporters
+        if export_dirs.interrupted_exports(os.path.join(estimator.model_dir, EXPORT_DIR, exporter.name))
+    ]
+    checkpoint_path = estimator.latest_checkpoint()
+    if not (interrupted and checkpoint_path):
+        return None, None
+    _LOG.info(
+        "Nothing to train (max_steps reached); redoing the exports a crash interrupted (%s) from %s",
+        ", ".join(interrupted),
+        checkpoint_path,
+    )
+    return evaluate(checkpoint_path)

@@ -285,7 +285,7 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
     with _claimed(plan) as lock:
         estimator = _estimator(plan, evaluation_flips=False)
         with _failures_explained(plan):
-            metrics, exports = tfe.train_and_evaluate(estimator, *_specs(plan, lock))
+            metrics, exports = _train_and_evaluate(estimator, plan, lock)
             if not plan.config.is_chief:  # worker, ps or evaluator: the chief reports the results
                 return Result(eval=metrics or {}, test=None, export=None, exports=[], job_dir=job_dir)
             test_metrics = _estimator(plan, evaluation_flips=True).evaluate(
@@ -301,6 +301,18 @@ def train(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_data
     vertex.report_tuning_metric(metrics)
     exports = [e.decode() if isinstance(e, bytes) else e for e in exports if e is not None]
     return Result(eval=metrics, test=test_metrics, export=best, exports=exports, job_dir=job_dir)
+
+
+def _train_and_evaluate(estimator: tfe.Estimator, plan: _Plan, lock) -> tuple[dict | None, list]:
+    """train_and_evaluate's (metrics, export results). A job dir already at max_steps trains,
+    evaluates and exports nothing (tf.estimator's (None, None)): the chief then evaluates the
+    newest checkpoint for the report, and there is no new export."""
+    metrics, exports = tfe.train_and_evaluate(estimator, *_specs(plan, lock))
+    if metrics is None and plan.config.is_chief:
+        metrics = estimator.evaluate(
+            plan.input_fn(layout.EVAL, tfe.ModeKeys.EVAL), steps=plan.hparams.eval_steps
+        )
+    return metrics, list(exports or [])
 
 
 def _estimator(plan: _Plan, evaluation_flips: bool) -> tfe.Estimator:

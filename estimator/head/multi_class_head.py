@@ -43,12 +43,15 @@ class MultiClassHead(base_head._SingleHead):
         loss_fn=None,
         name=None,
     ):
-        if n_classes is None or (isinstance(n_classes, int) and n_classes <= 2):
-            raise ValueError(f"n_classes must be > 2 (use BinaryClassHead for 2 classes), found {n_classes}")
+        if n_classes is None:
+            raise ValueError("n_classes cannot be None")
+        # In tf.estimator 2.15's order: the vocabulary, the reduction and loss_fn, then n_classes.
         checks.validate_label_vocabulary(label_vocabulary, n_classes)
         losses.validate_loss_reduction(loss_reduction)
         if loss_fn:
             checks.validate_loss_fn_args(loss_fn)
+        if isinstance(n_classes, int) and n_classes <= 2:
+            raise ValueError(f"n_classes must be > 2 (use BinaryClassHead for 2 classes), found {n_classes}")
         self._n_classes = n_classes
         self._weight_column = weight_column
         self._label_vocabulary = label_vocabulary

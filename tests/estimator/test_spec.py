@@ -24,8 +24,8 @@ def test_required_fields_per_mode(graph):
         tfe.EstimatorSpec(tfe.ModeKeys.EVAL)
     with pytest.raises(ValueError, match="PREDICT mode needs predictions"):
         tfe.EstimatorSpec(tfe.ModeKeys.PREDICT)
-    with pytest.raises(ValueError, match="mode must be one of"):
-        tfe.EstimatorSpec("training", loss=loss)
+    # Another mode needs what PREDICT needs less: tf.estimator 2.15 checked the three modes alone.
+    assert tfe.EstimatorSpec("training", loss=loss).mode == "training"
 
 
 def test_loss_must_be_scalar(graph):
@@ -48,8 +48,8 @@ def test_metrics_hooks_and_export_outputs(graph):
     loss = tf.constant(1.0)
     with pytest.raises(TypeError, match=r"eval_metric_ops\['acc'\] must be a \(value, update_op\) tuple"):
         tfe.EstimatorSpec(tfe.ModeKeys.EVAL, loss=loss, eval_metric_ops={"acc": loss})
-    with pytest.raises(ValueError, match='may not be named "loss"'):
-        tfe.EstimatorSpec(tfe.ModeKeys.EVAL, loss=loss, eval_metric_ops={"loss": v1.metrics.mean(loss)})
+    # A metric named "loss" is refused by evaluate() (tests/estimator/test_estimator.py), as in 2.15.
+    tfe.EstimatorSpec(tfe.ModeKeys.EVAL, loss=loss, eval_metric_ops={"loss": v1.metrics.mean(loss)})
     with pytest.raises(TypeError, match="training_hooks must be SessionRunHooks"):
         tfe.EstimatorSpec(tfe.ModeKeys.EVAL, loss=loss, training_hooks=[object()])
     outputs = {"a": tfe.export.PredictOutput(loss), "b": tfe.export.PredictOutput(loss)}

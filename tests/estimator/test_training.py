@@ -140,7 +140,7 @@ def test_a_distributed_evaluator_still_fails_on_a_checkpoint_that_exists(tmp_pat
 
 def test_needs_checkpoints():
     est = tfe.Estimator(models.linear_model_fn, config=tfe.RunConfig(save_checkpoints_secs=None))
-    with pytest.raises(ValueError, match="needs checkpoints"):
+    with pytest.raises(ValueError, match="There should be a CheckpointSaverHook to use saving_listeners"):
         tfe.train_and_evaluate(est, *_specs(5, []))
 
 
