@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import keyword
 
 import tensorflow as tf
 
@@ -504,6 +505,26 @@ def _log_signature_report(signatures: dict, excluded: dict) -> None:
         _LOG.warning("Export includes no default signature!")
 
 
+def _warn_of_unloadable_input_names(signatures: dict) -> None:
+    """Warns of signature inputs that are no Python identifier (`class`, `my-feature`):
+    TensorFlow >= 2.16's tf.saved_model.load refuses such an export ("'class' is not a valid
+    parameter name"); TF Serving and tf.compat.v1.saved_model.loader.load serve it."""
+    bad = sorted(
+        {key for signature in signatures.values() for key in signature.inputs if not _is_parameter_name(key)}
+    )
+    if bad:
+        _LOG.warning(
+            "signature inputs %s are no Python identifiers: tf.saved_model.load (TensorFlow >= 2.16) cannot "
+            "load this export, TF Serving and tf.compat.v1.saved_model.loader.load can; name the receiver "
+            "tensors otherwise to load it in Python (docs/estimator.md, porting traps)",
+            bad,
+        )
+
+
+def _is_parameter_name(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
 def build_all_signature_defs(
     receiver_tensors,
     export_outputs: dict,
@@ -554,6 +575,7 @@ def build_all_signature_defs(
                 continue
             signatures[name] = signature
     _log_signature_report(signatures, excluded)
+    _warn_of_unloadable_input_names(signatures)
     if serving_only:
         signatures = {k: v for k, v in signatures.items() if _sig_utils.is_valid_signature(v)}
     return signatures
