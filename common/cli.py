@@ -18,6 +18,7 @@ and leave with `os._exit`, skipping the teardown that crashes. Library callers
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from common import console
-from common.errors import UserError
+from common.errors import OutputError, UserError
 
 
 class _DropUserErrorTracebacks(logging.Filter):
@@ -108,18 +109,37 @@ def user_error(error: BaseException) -> UserError | None:
     A runner that ran the failing code in another process (Beam's multi-process
     mode, Dataflow) passes the error on as text, e.g. `RuntimeError: Traceback ...
     common.idx.IdxFormatError: <message> [while running 'Read']`: a UserError named
-    in such text is recovered as a UserError with that message.
+    in such text is recovered as a UserError with that message. A full disk
+    (ENOSPC, however TensorFlow or a runner reports it) is one too: an OutputError
+    saying "No space left on device" and where.
     """
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, UserError):
             return error
-        found = _named_in_text(str(error))
+        found = _named_in_text(str(error)) or _disk_full(error)
         if found is not None:
             return found
         error = error.__cause__ or error.__context__
     return None
+
+
+_NO_SPACE = "No space left on device"
+
+
+def _disk_full(error: BaseException) -> OutputError | None:
+    """An OutputError naming where the disk filled up, if `error` says it did (ENOSPC)."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return OutputError(f"{_NO_SPACE}: writing {error.filename or 'an output'}")
+    text = str(error)
+    if _NO_SPACE not in text:
+        return None
+    # TensorFlow's file system: "<path>; No space left on device", maybe inside a runner's message.
+    match = re.search(rf"(?:^|\s|')(/\S+|\w+://\S+)(?:'|;) ?(?:\[Errno 28\] )?{_NO_SPACE}", text)
+    return OutputError(
+        f"{_NO_SPACE}: writing {match.group(1)}" if match else f"{_NO_SPACE} ({type(error).__name__})"
+    )
 
 
 def _subclasses(cls: type) -> list[type]:

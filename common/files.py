@@ -1,24 +1,55 @@
 """Directory trees on any filesystem TensorFlow reaches (local paths, gs://), by listing, never globbing.
 
 A directory named `d[1]` is only ever itself: file lists come from walking
-directories, never from patterns built on user paths.
+directories, never from patterns built on user paths. Local directories are
+listed with `os` rather than `tf.io.gfile`, which raises UnicodeDecodeError on
+an entry whose name is not UTF-8 (a stray file beside an output, say): such a
+name comes back with its bytes as surrogate escapes (`os.fsdecode`), and
+`is_utf8` tells it apart (TensorFlow's file APIs cannot open it).
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Callable, Iterable
 
 import tensorflow as tf
 
 
+def is_utf8(name: str) -> bool:
+    """Whether a path or name is UTF-8 (not one listed with undecodable bytes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: str) -> str:
+    """`path` for a message: bytes that are not UTF-8 shown as \\xNN."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def listdir(directory: str) -> list[str]:
+    """The names in a directory, sorted, without the trailing '/' object stores add to folders."""
+    if "://" not in directory:
+        return sorted(os.listdir(directory))
+    return sorted(name.rstrip("/") for name in tf.io.gfile.listdir(directory))
+
+
+def walk(directory: str):
+    """(directory, subdirectory names, file names) for `directory` and every folder under it."""
+    if "://" not in directory:
+        return os.walk(directory, followlinks=True)  # as tf.io.gfile.walk, which follows links
+    return tf.io.gfile.walk(directory)
+
+
 def list_files(directory: str) -> list[str]:
     """Every file under `directory` (full paths, sorted); [] when it is not a directory."""
     if not tf.io.gfile.isdir(directory):
         return []
-    return sorted(
-        posixpath.join(parent, name) for parent, _, files in tf.io.gfile.walk(directory) for name in files
-    )
+    return sorted(posixpath.join(parent, name) for parent, _, files in walk(directory) for name in files)
 
 
 def relative(path: str, directory: str) -> str:

@@ -21,6 +21,25 @@ from common.errors import ConfigError, InputNotFoundError
 PATTERN_CHARACTERS = "*?["
 
 
+def check_path(path: str, flag: str) -> None:
+    """Refuses a path flag that is empty, or whose name is not UTF-8 (TensorFlow's file APIs take
+    paths as UTF-8: such a name cannot be opened or listed through them).
+
+    Raises:
+      ConfigError: naming the flag (and the path, its other bytes shown as \\xNN).
+    """
+    if not path:
+        raise ConfigError(f"{flag} is empty: give a directory or file path")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise ConfigError(
+            f"{flag} {shown}: the name is not UTF-8, and TensorFlow's file APIs take only UTF-8 paths;"
+            " rename it"
+        ) from None
+
+
 def check_literal(path: str, flag: str) -> None:
     """Refuses a path TensorFlow would read as a pattern.
 

@@ -22,14 +22,19 @@ def latest_checkpoint(model_dir: str) -> str | None:
     looked for in `model_dir` by their base name. A state file that does not parse
     (TensorFlow then reports no checkpoint at all, and training would silently
     start again from step 0 beside the old checkpoints) is rebuilt from the
-    model.ckpt-<step> files found by listing model_dir, with a warning.
+    model.ckpt-<step> files found by listing model_dir, with a warning; so is one
+    of bytes that are not text, or one naming no checkpoint, on which TensorFlow's
+    reader raises.
     """
     if not model_dir:
         return None
-    path = tf.train.latest_checkpoint(model_dir)
+    try:
+        path = tf.train.latest_checkpoint(model_dir)
+        state = None if path else tf.train.get_checkpoint_state(model_dir)
+    except ValueError:  # UnicodeDecodeError (binary garbage), or no model_checkpoint_path in it
+        return _rebuild_state(model_dir)
     if path:
         return path
-    state = tf.train.get_checkpoint_state(model_dir)
     if state and state.model_checkpoint_path:
         moved = os.path.join(model_dir, os.path.basename(state.model_checkpoint_path))
         if tf.io.gfile.exists(moved + ".index"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from common.errors import ConfigError
-from common.paths import check_literal
+from common.paths import check_literal, check_path
 from schemas import features
 
 SCALE_0_1 = "scale_0_1"  # tft.scale_to_0_1 over all pixels of the train split
@@ -70,8 +70,9 @@ class PreprocessConfig:
         run's data is checked against (drift, duplicates); "" for none.
 
     Raises:
-      ConfigError: a value out of range (naming its flag), or an output_dir with
-        a character TensorFlow reads as a pattern (common/paths.py).
+      ConfigError: a value out of range (naming its flag), an empty directory or
+        one whose name is not UTF-8, or an output_dir with a character TensorFlow
+        reads as a pattern (common/paths.py).
     """
 
     input_dir: str
@@ -88,6 +89,8 @@ class PreprocessConfig:
     against: str = ""
 
     def __post_init__(self):
+        check_path(self.input_dir, "--input-dir")
+        check_path(self.output_dir, "--output-dir")
         check_literal(self.output_dir, "--output-dir")  # read back by TensorFlow: no pattern characters
         if not 0.0 <= self.eval_fraction < 1.0:  # also refuses nan
             raise ConfigError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")

@@ -37,7 +37,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from common import idx
+from common import files, idx
 from common.errors import InputNotFoundError, UserError
 from pipeline import findings, leakage, outputs, sinks, sources, splits, statistics, transforms
 from pipeline.config import DEDUP_OFF, EXAMPLES_PER_SHARD, PreprocessConfig
@@ -64,10 +64,19 @@ def find_idx_file(input_dir: str, stem: str) -> str:
     Raises:
       InputNotFoundError: none, or more than one, matches.
     """
-    names = [n for n in tf.io.gfile.listdir(input_dir) if n.startswith(stem) and not n.endswith("/")]
+    names = [
+        n
+        for n in files.listdir(input_dir)
+        if n.startswith(stem) and not (files.is_utf8(n) and tf.io.gfile.isdir(layout.join(input_dir, n)))
+    ]
     if len(names) != 1:
-        found = ", ".join(sorted(names)) or "none"
+        found = ", ".join(files.printable(n) for n in names) or "none"
         raise InputNotFoundError(f"{input_dir}: expected exactly one IDX file named {stem}*, found {found}")
+    if not files.is_utf8(names[0]):
+        raise InputNotFoundError(
+            f"{files.printable(layout.join(input_dir, names[0]))}: the name is not UTF-8, and TensorFlow's file"
+            " APIs take only UTF-8 paths; rename it"
+        )
     return layout.join(input_dir, names[0])
 
 
@@ -81,7 +90,7 @@ def open_inputs(input_dir: str) -> dict[str, sources.IdxPair]:
       InputNotFoundError, IdxFormatError: as `find_idx_file`, `sources.open_pair`
       and `sources.check_all_labels`; IdxFormatError also for a pair of no records.
     """
-    if not tf.io.gfile.isdir(input_dir) or not tf.io.gfile.listdir(input_dir):
+    if not tf.io.gfile.isdir(input_dir) or not files.listdir(input_dir):
         raise InputNotFoundError(f"{input_dir}: input directory is missing or empty")
     pairs = {}
     for stem in (sources.TRAINING_SOURCE, sources.TEST_SOURCE):

@@ -73,9 +73,9 @@ def _siblings(output_dir: str, infix: str) -> list[str]:
     if not tf.io.gfile.isdir(parent):
         return []
     return sorted(
-        layout.join(parent, entry.rstrip("/"))
-        for entry in tf.io.gfile.listdir(parent)
-        if entry.rstrip("/").startswith(name + infix)
+        layout.join(parent, entry)
+        for entry in files.listdir(parent)
+        if entry.startswith(name + infix) and files.is_utf8(entry)
     )
 
 

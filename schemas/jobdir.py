@@ -41,6 +41,7 @@ import uuid
 
 import tensorflow as tf
 
+from common import files
 from common.errors import ConfigError, DataError
 from common.paths import check_regular
 
@@ -113,8 +114,8 @@ def find_job_dir(root: str) -> str | None:
     state file), by listing; None if there is none."""
     if not tf.io.gfile.isdir(root):
         return None
-    for parent, _, files in tf.io.gfile.walk(root):
-        if any(name in _JOB_FILES for name in files):
+    for parent, _, names in files.walk(root):
+        if any(name in _JOB_FILES for name in names):
             return parent.rstrip("/")
     return None
 
@@ -186,7 +187,7 @@ def _unstamped(record: dict) -> dict:
 def hparams_history(job_dir: str) -> list[str]:
     """The earlier hparams.json files a job dir keeps (hparams.<stamp>.json), oldest first."""
     prefix, suffix = HPARAMS_HISTORY_FILE.split("{stamp}")
-    names = [n for n in tf.io.gfile.listdir(job_dir) if n.startswith(prefix) and n.endswith(suffix)]
+    names = [n for n in files.listdir(job_dir) if n.startswith(prefix) and n.endswith(suffix)]
     return [join(job_dir, n) for n in sorted(n for n in names if n != HPARAMS_FILE)]
 
 
@@ -454,7 +455,7 @@ def acquire_lock(job_dir: str) -> JobLock:
 def _subdirs(directory: str) -> list[str]:
     if not tf.io.gfile.isdir(directory):
         return []
-    paths = [join(directory, name.rstrip("/")) for name in tf.io.gfile.listdir(directory)]
+    paths = [join(directory, name) for name in files.listdir(directory) if files.is_utf8(name)]
     return [path for path in paths if tf.io.gfile.isdir(path)]
 
 
@@ -468,7 +469,7 @@ def remove_leftovers(job_dir: str, min_export_age_seconds: float = 0.0) -> list[
     """
     if not tf.io.gfile.isdir(job_dir):
         return []
-    names = [name.rstrip("/") for name in tf.io.gfile.listdir(job_dir)]
+    names = files.listdir(job_dir)
     leftovers = [
         join(job_dir, name)
         for name in names

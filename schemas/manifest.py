@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 
 import tensorflow as tf
 
+from common import files
 from common.errors import DataError, InputNotFoundError
 from common.paths import check_regular
 from schemas import layout
@@ -265,9 +266,13 @@ def tree_sha256(directories: Iterable[str]) -> str:
     for directory in directories:
         if not tf.io.gfile.isdir(directory):
             raise InputNotFoundError(f"{directory}: missing")
-        for parent, _, files in sorted(tf.io.gfile.walk(directory)):
-            for name in sorted(files):
+        for parent, _, names in sorted(files.walk(directory)):
+            for name in sorted(names):
                 path = layout.join(parent, name)
+                if not files.is_utf8(path):
+                    raise DataError(
+                        f"{files.printable(path)}: the name is not UTF-8: not a file of the transform"
+                    )
                 relative = path[len(directory.rstrip("/")) :]
                 digest.update(f"\n{relative} {file_sha256(path)}".encode())
     return digest.hexdigest()

@@ -25,7 +25,7 @@ import tensorflow_transform as tft
 import estimator as tfe
 from common.errors import ConfigError
 from common.paths import check_literal
-from estimator import export_dirs
+from estimator import checkpoints, export_dirs
 from schemas import jobdir, layout
 from schemas import manifest as manifest_lib
 from trainer import console, data, inputs, model, runinfo, serving, tensorboard, vertex
@@ -188,11 +188,39 @@ def _claimed(plan: _Plan):
         jobdir.remove_leftovers(
             plan.job_dir, min_export_age_seconds=_EXPORT_MINUTES * 60 if in_cluster else 0
         )
+        _check_checkpoints(plan.job_dir)
         data.pin(plan.job_dir, plan.data_dir, plan.manifest)
         tensorboard.write_session_start(plan.job_dir, runinfo.save(plan.job_dir, plan.hparams, plan.manifest))
         yield lock
     finally:
         lock.release()
+
+
+def _check_checkpoints(job_dir: str) -> None:
+    """Refuses, before training, a job dir whose checkpoints cannot be resumed from.
+
+    A truncated newest checkpoint is skipped for the one before it, and a
+    `checkpoint` state file that does not read is rebuilt from the checkpoints
+    beside it (estimator.checkpoints); this is what is left.
+
+    Raises:
+      ConfigError: no checkpoint reads back whole, or the state file is unreadable
+        and names nothing to resume (naming the file).
+    """
+    try:
+        checkpoints.newest_readable_checkpoint(job_dir)
+    except ValueError:
+        raise ConfigError(
+            f"{job_dir}: no checkpoint in it reads back whole (the newest,"
+            f" {checkpoints.latest_checkpoint(job_dir)}, is truncated or corrupt); use a new --job-dir"
+        ) from None
+    try:
+        tf.train.get_checkpoint_state(job_dir)  # what the training session reads to restore
+    except ValueError:  # bytes that are not text, or no checkpoint named, and none to rebuild it from
+        raise ConfigError(
+            f"{jobdir.join(job_dir, jobdir.CHECKPOINT_STATE_FILE)}: an unreadable checkpoint state file and"
+            " no checkpoint beside it; remove it or use a new --job-dir"
+        ) from None
 
 
 class _Heartbeat(tf.compat.v1.train.CheckpointSaverListener):

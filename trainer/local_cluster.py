@@ -9,7 +9,9 @@ of output with the task's name, stops everything on Ctrl-C or as soon as a task
 fails, and exits non-zero if any task failed. For trying distribution on one
 machine, and for the tests; the processes talk over 127.0.0.1 only. SIGTERM
 and SIGINT sent to the launcher (a `timeout`, a CI job being cancelled) are
-passed on to every task, and the launcher waits for them to end.
+passed on to every task, and the launcher waits for them to end. Each task is a
+whole TensorFlow process: a cluster of more than `max_tasks()` (two per core, at
+least 4) is refused before any starts.
 """
 
 from __future__ import annotations
@@ -24,10 +26,34 @@ import time
 from collections.abc import Sequence
 
 from common import cli
+from common.errors import ConfigError
 from common.net import LOOPBACK as HOST
 from common.net import free_ports
 
 POLL_SECS = 0.2
+TASKS_PER_CORE = 2
+MIN_TASKS = 4  # a chief, a worker, a ps and an evaluator: every role, on any machine
+
+
+def max_tasks() -> int:
+    """The most tasks a local cluster may have on this machine: TASKS_PER_CORE per core it may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(MIN_TASKS, TASKS_PER_CORE * cores)
+
+
+def check_size(workers: int, ps: int, evaluator: bool) -> None:
+    """Refuses a cluster larger than this machine can run (`max_tasks`).
+
+    Raises:
+      ConfigError: naming the count asked for, the cores and the limit.
+    """
+    tasks = 1 + workers + ps + int(evaluator)
+    if tasks > max_tasks():
+        raise ConfigError(
+            f"--workers {workers} --ps {ps}{' --evaluator' if evaluator else ''}: {tasks} tasks, each a whole"
+            f" TensorFlow process; this machine runs at most {max_tasks()} ({TASKS_PER_CORE} per core, at least"
+            f" {MIN_TASKS})"
+        )
 
 
 def tf_configs(workers: int, ps: int, evaluator: bool) -> dict[str, dict]:
@@ -65,7 +91,11 @@ def run_cluster(
 
     Returns:
       {task name: exit status}; -9 etc. for a task killed by a signal.
+
+    Raises:
+      ConfigError: more tasks than this machine may run (`check_size`).
     """
+    check_size(workers, ps, evaluator)
     out = out or sys.stdout
     processes = {}
     threads = []

@@ -21,6 +21,7 @@ import posixpath
 from collections.abc import Sequence
 
 from common import cli, console
+from common.paths import check_path
 
 EXAMPLES = (
     "python -m trainer.predict --saved-model out/job/export/best --idx-images"
@@ -72,6 +73,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.idx_labels and not args.idx_images:
         parser.error("--idx-labels goes with --idx-images")
+    for flag in ("--saved-model", "--idx-images", "--idx-labels", "--tfrecords", "--output", "--report-dir"):
+        path = getattr(args, flag[2:].replace("-", "_"))
+        if path is not None:
+            check_path(path, flag)
     if not 1 <= args.batch_size <= 65_536:
         parser.error(f"--batch-size must be in [1, 65536], got {args.batch_size}")
     return args

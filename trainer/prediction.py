@@ -21,7 +21,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from common import idx
-from common.errors import DataError, InputNotFoundError, OutputError
+from common.errors import ConfigError, DataError, InputNotFoundError, OutputError
 from common.paths import check_regular
 from estimator import export_dirs
 from schemas import features
@@ -51,11 +51,28 @@ def resolve_export(path: str) -> str:
 
 
 def load(export_dir: str):
-    """Loads an export with tf.saved_model.load (as TF Serving would load it)."""
+    """Loads an export with tf.saved_model.load (as TF Serving would load it).
+
+    Raises:
+      InputNotFoundError: it does not load.
+      ConfigError: it is not a classifier this project exported (e.g. a transform_fn/):
+        it lacks the signatures, inputs or outputs predict calls.
+    """
     try:
-        return tf.saved_model.load(export_dir)
+        loaded = tf.saved_model.load(export_dir)
     except (OSError, tf.errors.OpError) as e:
         raise InputNotFoundError(f"{export_dir}: cannot load the SavedModel: {e}") from None
+    for name, inputs in ((EXAMPLES_SIGNATURE, {"examples"}), (RAW_BYTES_SIGNATURE, {features.IMAGE_RAW_KEY})):
+        signature = loaded.signatures.get(name)
+        found = set(signature.structured_input_signature[1]) if signature is not None else set()
+        outputs = set(signature.structured_outputs) if signature is not None else set()
+        if found != inputs or not {"classes", "probabilities"} <= outputs:
+            raise ConfigError(
+                f"--saved-model {export_dir}: not a classifier exported by trainer.task (no signature {name!r}"
+                f" taking {sorted(inputs)} and returning classes and probabilities; it has"
+                f" {sorted(loaded.signatures)}): give JOB_DIR/export/best"
+            )
+    return loaded
 
 
 def class_names(loaded) -> tuple[str, ...]:
@@ -182,7 +199,9 @@ def predict(loaded, batches: Iterator, total: int | None, signature: str) -> dic
             try:
                 out = fn(**inputs)
             except tf.errors.InvalidArgumentError as e:
-                raise DataError(f"the model refused the input: {e.message.splitlines()[0]}") from None
+                raise DataError(f"the model refused the input: {refusal(e.message)}") from None
+            except UnicodeDecodeError:  # TensorFlow could not decode its error, which quotes the input
+                raise DataError("the model refused the input: not serialized tf.Examples") from None
             classes.append(out["classes"].numpy())
             probabilities.append(out["probabilities"].numpy())
             labels.append(y)
@@ -198,6 +217,17 @@ def predict(loaded, batches: Iterator, total: int | None, signature: str) -> dic
         "labels": np.concatenate(labels),
         "mistakes": mistakes,
     }
+
+
+def refusal(message: str) -> str:
+    """The line of a TensorFlow error that says what was wrong with the input (not the op's context)."""
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not line.startswith(
+            ("Graph execution error", "Detected at node", "File ", "<stack", "[[")
+        ):
+            return line.split(" [[")[0].split(" [Op:")[0]
+    return message.splitlines()[0] if message else "InvalidArgumentError"
 
 
 def _real(path: str) -> str:

@@ -13,6 +13,12 @@ Trainer does), minus the label, and go through the transform graph it wrote, so
 serving computes exactly what training saw. An image_raw that is not 784 bytes
 (the transform's own check) or a missing one (the parser), bytes that are not a
 tf.Example, and an empty batch are each an InvalidArgumentError that says so.
+
+Bytes that are not a tf.Example are caught before the parser sees them
+(`_framed_as_examples`): the parser's error quotes the input, and where that is
+not UTF-8 (raw image bytes sent to serving_default, say) TensorFlow's Python
+bindings fail to decode the error and raise UnicodeDecodeError instead of
+InvalidArgumentError.
 """
 
 from __future__ import annotations
@@ -37,7 +43,12 @@ def make_serving_input_receiver_fn(tf_transform_output):
 
     def serving_input_receiver_fn():
         examples = tf.compat.v1.placeholder(tf.string, [None], name="input_example_tensor")
-        raw = tf.io.parse_example(examples, raw_spec)
+        framed = tf.debugging.Assert(
+            tf.reduce_all(_framed_as_examples(examples)),
+            ["an input is not a serialized tf.Example (raw image bytes go to image_raw:serving_default)"],
+        )
+        with tf.control_dependencies([framed]):
+            raw = tf.io.parse_example(tf.identity(examples), raw_spec)
         # The alternative signature feeds image_raw where parsing would produce it.
         image_raw = raw[features.IMAGE_RAW_KEY]
         not_empty = tf.debugging.assert_positive(
@@ -53,6 +64,27 @@ def make_serving_input_receiver_fn(tf_transform_output):
         )
 
     return serving_input_receiver_fn
+
+
+def _framed_as_examples(serialized):
+    """bool [batch]: each string is empty or one length-delimited field 1 (tf.Example's `features`)
+    spanning it exactly: tag byte 0x0A, a varint length (up to 5 bytes), then that many bytes."""
+    head = tf.strings.substr(tf.strings.join([serialized, "\0" * 6]), 0, 6)
+    codes = tf.cast(tf.io.decode_raw(head, tf.uint8, fixed_length=6), tf.int64)  # [batch, 6]
+    length, size, ended = (
+        tf.zeros_like(codes[:, 0]),
+        tf.zeros_like(codes[:, 0]),
+        tf.zeros_like(codes[:, 0], tf.bool),
+    )
+    for i in range(5):
+        byte, reading = codes[:, i + 1], tf.logical_not(ended)
+        length += tf.where(reading, tf.bitwise.left_shift(tf.bitwise.bitwise_and(byte, 0x7F), 7 * i), 0)
+        size += tf.cast(reading, tf.int64)
+        ended = tf.logical_or(ended, byte < 0x80)
+    total = tf.cast(tf.strings.length(serialized), tf.int64)
+    return tf.logical_or(
+        tf.equal(total, 0), tf.equal(codes[:, 0], 0x0A) & ended & tf.equal(1 + size + length, total)
+    )
 
 
 def raw_example(image_raw: bytes, label: int | None = None) -> bytes:

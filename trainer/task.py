@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from common import cli, console
-from common.paths import check_literal
+from common.paths import check_literal, check_path
 from trainer import hparams as hparams_lib
 from trainer import vertex
 
@@ -63,8 +63,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, hparams_
     args.job_dir = vertex.job_dir(args.job_dir)
     if not args.job_dir:
         parser.error("--job-dir is required (or set AIP_CHECKPOINT_DIR)")
-    check_literal(args.data_dir, "--data-dir")
-    check_literal(args.job_dir, "--job-dir")
+    for flag, path in (("--data-dir", args.data_dir), ("--job-dir", args.job_dir)):
+        check_path(path, flag)
+        check_literal(path, flag)
     return args, hparams_lib.from_flags(args)
 
 

@@ -90,7 +90,7 @@ def test_bad_serving_input_names_the_feature_and_the_model_keeps_serving(trained
     empty = tf.train.Example().SerializeToString()
     with pytest.raises(tf.errors.InvalidArgumentError, match="image_raw"):
         serve(examples=tf.constant([empty]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="Could not parse example input"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="an input is not a serialized tf.Example"):
         serve(examples=tf.constant([b"these bytes are not a tf.Example"]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty batch"):
         serve(examples=tf.constant([], tf.string))
