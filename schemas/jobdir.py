@@ -75,7 +75,8 @@ CHECKPOINT_STATE_FILE = "checkpoint"  # the Saver's: names the newest model.ckpt
 CHECKPOINT_PREFIX = "model.ckpt"  # tf.estimator's: model.ckpt-<global step>.*
 CHECKPOINT_TEMP_SUFFIX = "_temp"  # the Saver's: model.ckpt-N_temp/ holds a sharded save in progress
 EXPORT_TEMP_PREFIX = "temp-"  # tf.estimator's: export/<exporter>/temp-<timestamp>/ while it exports
-DATA_PIN_VERSION = 1
+# 1: the manifest's identity (transform, shards). 2: also metadata/, the raw schema exports serve with.
+DATA_PIN_VERSION = 2
 LOCK_FILE = "trainer.lock"
 # A lock whose heartbeat (written when the lock is taken and at each checkpoint) is older than
 # this is stale, whatever host holds it; on the holder's own host, so is one whose pid is gone.
@@ -263,8 +264,11 @@ class DataPin:
 def read_data_pin(job_dir: str) -> DataPin | None:
     """The job dir's pinned data identity, or None before its first run.
 
+    A pin without a format_version is of version 1 (written before it had one).
+
     Raises:
-      DataError: data.json is unreadable or lacks the identity.
+      DataError: data.json is unreadable, lacks the identity, or is of a format
+        version this one does not know (a newer one's).
     """
     path = data_pin_path(job_dir)
     payload = _read_json(path, DataError)
@@ -273,11 +277,17 @@ def read_data_pin(job_dir: str) -> DataPin | None:
     identity = payload.get("identity")
     if not isinstance(identity, str):
         raise DataError(f"{path}: no data identity in it; use a new --job-dir")
+    version = payload.get("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= DATA_PIN_VERSION:
+        raise DataError(
+            f"{path}: format_version {version!r}, but this version reads 1 to {DATA_PIN_VERSION} (written by a"
+            " newer version?); use a new --job-dir"
+        )
     return DataPin(
         data_dir=str(payload.get("data_dir", "")),
         identity=identity,
         created=str(payload.get("created", "")),
-        format_version=payload.get("format_version", DATA_PIN_VERSION),
+        format_version=version,
     )
 
 

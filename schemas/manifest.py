@@ -25,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import posixpath
 from collections.abc import Iterable, Mapping
 
 import tensorflow as tf
@@ -32,7 +34,7 @@ import tensorflow as tf
 from common import files
 from common.errors import DataError, InputNotFoundError
 from common.paths import check_regular
-from schemas import layout
+from schemas import features, layout
 
 PRODUCER = "idx-tfrecords"  # marks this project's outputs: only those may be overwritten
 # 2: per-shard examples/bytes/sha256, transform_sha256, metadata/ for the raw schema.
@@ -147,18 +149,11 @@ class Manifest:
                 " preprocess the data again"
             )
         try:
-            splits = {
-                name: Split(
-                    examples=_int(payload["splits"][name]["examples"]),
-                    shards=tuple(Shard(**shard) for shard in payload["splits"][name]["shards"]),
-                )
-                for name in layout.SPLITS
-            }
             manifest = cls(
-                dataset=str(payload["dataset"]),
-                class_names=tuple(str(n) for n in payload["class_names"]),
-                splits=splits,
-                transform_sha256=str(payload["transform_sha256"]),
+                dataset=_typed(payload, "dataset", str),
+                class_names=_class_names(payload),
+                splits=_splits(payload),
+                transform_sha256=_sha256(payload, "transform_sha256"),
                 inputs=dict(payload.get("inputs", {})),
                 options=dict(payload.get("options", {})),
                 versions=dict(payload.get("versions", {})),
@@ -170,6 +165,8 @@ class Manifest:
                 },
                 format_version=version,
             )
+        except _FieldError as e:
+            raise DataError(f"{source}: {e}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise DataError(f"{source}: malformed manifest: {type(e).__name__}: {e}") from None
         for name, split in manifest.splits.items():
@@ -239,6 +236,94 @@ def _int(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"expected a count, found {value!r}")
     return value
+
+
+# A transformed example is over 3 KB (784 float32 pixels and a label) and gzip compresses at most
+# about 1000:1 (blank images come close): a shard holds at most one example per MIN_BYTES_PER_EXAMPLE.
+MIN_BYTES_PER_EXAMPLE = 3
+_MAX_COUNT = 2**63 - 1  # what TensorFlow's int64 counters hold
+
+
+class _FieldError(ValueError):
+    """A manifest field that is missing or not what it must be (its message names the field)."""
+
+
+def _typed(payload: dict, key: str, kind: type, where: str = ""):
+    if not isinstance(payload, dict):
+        raise _FieldError(f"{where.rstrip('.') or 'manifest'}: expected an object, found {payload!r:.80}")
+    if key not in payload:
+        raise _FieldError(f"{where}{key}: missing")
+    value = payload[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _FieldError(f"{where}{key}: expected {kind.__name__}, found {value!r:.80}")
+    return value
+
+
+def _count(payload: dict, key: str, where: str = "") -> int:
+    value = payload.get(key) if isinstance(payload, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
+        found = "nothing" if value is None else f"{value!r:.80}"
+        raise _FieldError(f"{where}{key}: expected a count (an integer from 0 to 2**63-1), found {found}")
+    return value
+
+
+def _sha256(payload: dict, key: str, where: str = "") -> str:
+    value = payload.get(key) if isinstance(payload, dict) else None
+    if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+        raise _FieldError(f"{where}{key}: expected a sha256 (64 hex digits), found {value!r:.80}")
+    return value
+
+
+def _class_names(payload: dict) -> tuple[str, ...]:
+    names = _typed(payload, "class_names", list)
+    if len(names) != features.NUM_CLASSES or not all(isinstance(n, str) and n for n in names):
+        raise _FieldError(
+            f"class_names: expected {features.NUM_CLASSES} names (one per label), found {len(names)}: {names!r:.120}"
+        )
+    return tuple(names)
+
+
+def _shard(entry, split: str, where: str) -> Shard:
+    """One shard entry: a relative, normalized path under its split's dir; plausible counts."""
+    path = _typed(entry, "path", str, where)
+    if (
+        "\0" in path
+        or posixpath.isabs(path)
+        or posixpath.normpath(path) != path
+        or path.split("/")[0] != split
+        or ".." in path.split("/")
+    ):
+        raise _FieldError(f"{where}path: {path!r} is not a normalized path under {split}/ in the data dir")
+    shard = Shard(
+        path, _count(entry, "examples", where), _count(entry, "bytes", where), _sha256(entry, "sha256", where)
+    )
+    if shard.examples * MIN_BYTES_PER_EXAMPLE > shard.bytes + 64:
+        raise _FieldError(
+            f"{where}examples: {shard.examples} examples cannot fit in {shard.bytes} bytes (a transformed example"
+            f" takes at least {MIN_BYTES_PER_EXAMPLE} bytes, gzip-compressed)"
+        )
+    return shard
+
+
+def _splits(payload: dict) -> dict[str, Split]:
+    """Every split's shards, each listed once: no path and no sha256 twice in the manifest."""
+    splits, seen = {}, {}
+    for name in layout.SPLITS:
+        where = f"splits.{name}."
+        split = _typed(_typed(payload, "splits", dict), name, dict, "splits.")
+        entries = _typed(split, "shards", list, where)
+        shards = tuple(_shard(entry, name, f"{where}shards[{i}].") for i, entry in enumerate(entries))
+        for i, shard in enumerate(shards):
+            for key in (
+                (shard.path, shard.sha256) if shard.examples else (shard.path,)
+            ):  # empty shards are alike
+                if key in seen:
+                    raise _FieldError(
+                        f"{where}shards[{i}]: the shard {seen[key]} is listed again ({shard.path})"
+                    )
+                seen[key] = shard.path
+        splits[name] = Split(examples=_count(split, "examples", where), shards=shards)
+    return splits
 
 
 def _glob_escape(path: str) -> str:
@@ -337,9 +422,14 @@ def check_shard(data_dir: str, shard: Shard, deep: bool = False) -> None:
     """Checks one shard's size (and with `deep`, sha256 and record count) against the manifest.
 
     Raises:
-      InputNotFoundError: the shard is missing. DataError: it differs (naming it).
+      InputNotFoundError: the shard is missing, or a FIFO, device or socket.
+      DataError: it differs, or is a link that leaves the data dir (naming it).
     """
     path = layout.join(data_dir, shard.path)
+    if "://" not in path and not os.path.realpath(path).startswith(os.path.realpath(data_dir) + os.sep):
+        raise DataError(
+            f"{path}: a link to {os.path.realpath(path)}, outside the data dir: refusing to read it"
+        )
     check_regular(path)
     try:
         size = tf.io.gfile.stat(path).length

@@ -12,12 +12,17 @@ one line instead of exporting weights trained on one transform with another.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import os
 import posixpath
 
-from common.errors import ConfigError, DataError
-from schemas import jobdir, layout
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from common.errors import ConfigError, DataError, InputNotFoundError
+from schemas import features, jobdir, layout
 from schemas import manifest as manifest_lib
 
 _LOG = logging.getLogger(__name__)
@@ -31,11 +36,13 @@ def open_data_dir(data_dir: str, deep: bool = False) -> manifest_lib.Manifest:
       deep: also hash every shard and count its records (reads all the data).
 
     Raises:
-      InputNotFoundError, DataError: as `schemas.manifest.check_data_dir`;
-        DataError also when the train or eval split is empty (evaluations and
-        the best export need eval examples: preprocess with --eval-fraction > 0).
+      InputNotFoundError, DataError: as `schemas.manifest.check_data_dir` and
+        `check_raw_schema`; DataError also when the train or eval split is empty
+        (evaluations and the best export need eval examples: preprocess with
+        --eval-fraction > 0).
     """
     manifest = manifest_lib.check_data_dir(data_dir, deep=deep)
+    check_raw_schema(data_dir)
     for split in (layout.TRAIN, layout.EVAL):
         if manifest.splits[split].examples == 0:
             raise DataError(
@@ -43,6 +50,42 @@ def open_data_dir(data_dir: str, deep: bool = False) -> manifest_lib.Manifest:
                 " (preprocess with --eval-fraction > 0)"
             )
     return manifest
+
+
+def check_raw_schema(data_dir: str) -> None:
+    """Checks metadata/, the raw schema the export serves with: present, and this version's.
+
+    A schema edited to require another feature would make the export refuse every
+    real request; one this version does not know is refused before training.
+
+    Raises:
+      InputNotFoundError: no metadata/. DataError: it does not read, or its raw
+        feature spec is not `schemas.features.raw_feature_spec()` (naming both).
+    """
+    metadata = layout.join(data_dir, layout.RAW_METADATA_DIR)
+    if not tf.io.gfile.isdir(metadata):
+        raise InputNotFoundError(
+            f"{data_dir}: no {layout.RAW_METADATA_DIR}/ (the raw schema exports serve with): not a complete"
+            " preprocessing output"
+        )
+    try:
+        found = tft.TFTransformOutput(data_dir).raw_feature_spec()
+    except Exception as e:  # noqa: BLE001 - a hand-edited schema fails in the proto parser or tf.Transform
+        raise DataError(
+            f"{metadata}: unreadable raw schema: {type(e).__name__}: {str(e).splitlines()[0]}"
+        ) from None
+    expected = features.raw_feature_spec()
+    if found != expected:
+        raise DataError(
+            f"{metadata}: the raw schema is not the one this version serves with (features {sorted(found)},"
+            f" expected {sorted(expected)} as {expected}): preprocess the data again"
+        )
+
+
+def identity(data_dir: str, manifest: manifest_lib.Manifest) -> str:
+    """What a job pins (hex sha256): the manifest's identity (transform and shards) and metadata/."""
+    metadata = manifest_lib.tree_sha256([layout.join(data_dir, layout.RAW_METADATA_DIR)])
+    return hashlib.sha256(f"{manifest.identity}\n{layout.RAW_METADATA_DIR} {metadata}".encode()).hexdigest()
 
 
 def _real(path: str) -> str:
@@ -84,24 +127,39 @@ def check_apart(data_dir: str, job_dir: str) -> None:
 
 
 def pin(job_dir: str, data_dir: str, manifest: manifest_lib.Manifest) -> None:
-    """Records what the job trains on, or refuses data other than what it was started on.
+    """Records what the job trains on (`identity`), or refuses data other than what it was started on.
+
+    A pin of format version 1 (written before metadata/ was part of the identity)
+    is checked the old way, against the manifest's identity alone; when that
+    holds, it is rewritten in the current version (one line says so) and the job
+    resumes.
 
     Raises:
       DataError: job_dir was started on data of another identity (another data
-        dir, or the same one preprocessed again), naming both; or its data.json
-        is unreadable.
+        dir, the same one preprocessed again, or another metadata/), naming both;
+        or its data.json is unreadable.
     """
     pinned = jobdir.read_data_pin(job_dir)
+    current = identity(data_dir, manifest)
+    fresh = jobdir.DataPin(data_dir=data_dir, identity=current, created=manifest.created)
     if pinned is None:
-        jobdir.write_data_pin(
-            job_dir, jobdir.DataPin(data_dir=data_dir, identity=manifest.identity, created=manifest.created)
-        )
+        jobdir.write_data_pin(job_dir, fresh)
         return
-    if pinned.identity != manifest.identity:
+    old_way = pinned.format_version < 2
+    if pinned.identity != (manifest.identity if old_way else current):
         raise DataError(
             f"{job_dir} was trained on {pinned.data_dir} (data {pinned.identity[:12]}…), not on"
-            f" {data_dir} (data {manifest.identity[:12]}…): resume with the same data or use a new --job-dir"
+            f" {data_dir} (data {current[:12]}…): resume with the same data or use a new --job-dir"
         )
+    if old_way:
+        _LOG.warning(
+            "%s: data pin of format version %d checked against the manifest; rewritten in version %d, with %s/",
+            jobdir.data_pin_path(job_dir),
+            pinned.format_version,
+            jobdir.DATA_PIN_VERSION,
+            layout.RAW_METADATA_DIR,
+        )
+        jobdir.write_data_pin(job_dir, dataclasses.replace(fresh, data_dir=pinned.data_dir))
     if pinned.data_dir != data_dir:
         _LOG.warning(
             "%s was started on %s; %s holds the same data (identity %s…)",
@@ -112,11 +170,12 @@ def pin(job_dir: str, data_dir: str, manifest: manifest_lib.Manifest) -> None:
         )
 
 
-def check_unchanged(data_dir: str, manifest: manifest_lib.Manifest) -> None:
-    """Checks that data_dir still holds the data the job started on (cheap: manifest and transform).
+def check_unchanged(data_dir: str, manifest: manifest_lib.Manifest, pinned: str | None = None) -> None:
+    """Checks that data_dir still holds the data the job started on (cheap: manifest, transform and,
+    given the `identity` it started with, metadata/).
 
     Raises:
-      DataError: the manifest or the transform changed since the job started.
+      DataError: the manifest, the transform or metadata/ changed since the job started.
     """
     try:
         current = manifest_lib.Manifest.read(data_dir)
@@ -130,6 +189,10 @@ def check_unchanged(data_dir: str, manifest: manifest_lib.Manifest) -> None:
     if manifest_lib.transform_sha256(data_dir) != manifest.transform_sha256:
         raise DataError(
             f"{layout.join(data_dir, layout.TRANSFORM_FN_DIR)} changed while training: refusing to export"
+        )
+    if pinned is not None and identity(data_dir, manifest) != pinned:
+        raise DataError(
+            f"{layout.join(data_dir, layout.RAW_METADATA_DIR)} changed while training: refusing to export"
         )
 
 

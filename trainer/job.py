@@ -127,6 +127,7 @@ class _Plan:
     manifest: manifest_lib.Manifest
     config: tfe.RunConfig
     transform_output: tft.TFTransformOutput
+    identity: str  # data.identity: the manifest's and metadata/'s
 
     @property
     def max_steps(self) -> int:
@@ -156,7 +157,9 @@ class _Plan:
         make_receiver = serving.make_serving_input_receiver_fn(self.transform_output)
 
         def receiver_fn():
-            data.check_unchanged(self.data_dir, self.manifest)  # never export with another transform
+            data.check_unchanged(
+                self.data_dir, self.manifest, self.identity
+            )  # never export with another transform
             return make_receiver()
 
         return receiver_fn
@@ -171,7 +174,10 @@ def _prepare(data_dir: str, job_dir: str, hparams: hparams_lib.HParams, verify_d
     hparams.max_steps(manifest.splits[layout.TRAIN].examples)  # a schedule the data cannot support fails here
     check_job_dir(job_dir, hparams)
     config = _run_config(job_dir, hparams, manifest.splits[layout.TRAIN].examples)
-    return _Plan(data_dir, job_dir, hparams, manifest, config, tft.TFTransformOutput(data_dir))
+    transform_output = tft.TFTransformOutput(data_dir)
+    return _Plan(
+        data_dir, job_dir, hparams, manifest, config, transform_output, data.identity(data_dir, manifest)
+    )
 
 
 @contextlib.contextmanager
@@ -274,7 +280,7 @@ def _failures_explained(plan: _Plan):
     try:
         yield
     except tf.errors.OpError as error:
-        data.check_unchanged(plan.data_dir, plan.manifest)  # files vanished or changed under the job
+        data.check_unchanged(plan.data_dir, plan.manifest, plan.identity)  # files vanished or changed
         if isinstance(error, tf.errors.DataLossError):
             data.find_corrupt_shard(plan.data_dir, plan.manifest)  # tf.data does not say which file
         _check_restored(error, plan.job_dir, plan.hparams.model)

@@ -20,6 +20,9 @@ import json
 import logging
 import os
 import posixpath
+import re
+
+from common.errors import ConfigError
 
 ENV_MODEL_DIR = "AIP_MODEL_DIR"
 ENV_CHECKPOINT_DIR = "AIP_CHECKPOINT_DIR"
@@ -28,17 +31,33 @@ ENV_TRIAL_ID = "CLOUD_ML_TRIAL_ID"
 ENV_METRIC_FILE = "CLOUD_ML_HP_METRIC_FILE"
 HPTUNE_METRIC = "accuracy"  # the eval split's accuracy: the study's metricId
 _LOG = logging.getLogger("trainer")
+_TRIAL_ID = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}"  # one plain path component
 
 
 def trial_id() -> str | None:
-    """The hyperparameter tuning trial this process runs, or None outside a tuning job."""
-    if os.environ.get(ENV_TRIAL_ID):
-        return os.environ[ENV_TRIAL_ID]
-    try:  # Cloud ML Engine's place for it
-        trial = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("trial")
-    except (ValueError, AttributeError):
-        return None  # a malformed TF_CONFIG is reported by RunConfig
-    return str(trial) if trial else None
+    """The hyperparameter tuning trial this process runs, or None outside a tuning job.
+
+    It becomes a directory under --job-dir, so it must be one plain name.
+
+    Raises:
+      ConfigError: the trial id is not letters, digits, '.', '_' or '-' (not starting
+        with '.'), e.g. "../escaped" or "a/b" (naming where it came from).
+    """
+    source, trial = ENV_TRIAL_ID, os.environ.get(ENV_TRIAL_ID)
+    if not trial:
+        source = "TF_CONFIG task.trial"
+        try:  # Cloud ML Engine's place for it
+            trial = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {}).get("trial")
+        except (ValueError, AttributeError):
+            return None  # a malformed TF_CONFIG is reported by RunConfig
+    if not trial:
+        return None
+    if not re.fullmatch(_TRIAL_ID, str(trial)):
+        raise ConfigError(
+            f"{source} {str(trial)!r}: a trial id becomes a directory under --job-dir, so it must be one plain"
+            " name (letters, digits, '.', '_', '-'; not starting with '.')"
+        )
+    return str(trial)
 
 
 def job_dir(flag_value: str | None) -> str | None:

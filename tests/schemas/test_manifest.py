@@ -1,5 +1,6 @@
 """The manifest's format versions: what this version writes, what it still reads, what it refuses."""
 
+import hashlib
 import json
 
 import pytest
@@ -9,20 +10,19 @@ from schemas import layout
 from schemas import manifest as manifest_lib
 
 
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _manifest(**kwargs) -> manifest_lib.Manifest:
     splits = {
         name: manifest_lib.Split(
-            examples=3, shards=(manifest_lib.Shard(layout.shard_path(name, 0, 1), 3, 10, "ab"),)
+            examples=3, shards=(manifest_lib.Shard(layout.shard_path(name, 0, 1), 3, 10, _sha(name)),)
         )
         for name in layout.SPLITS
     }
-    return manifest_lib.Manifest(
-        dataset="fashion_mnist",
-        class_names=tuple("abcdefghij"),
-        splits=splits,
-        transform_sha256="cd",
-        **kwargs,
-    )
+    fields = {"splits": splits, "transform_sha256": _sha("transform"), **kwargs}
+    return manifest_lib.Manifest(dataset="fashion_mnist", class_names=tuple("abcdefghij"), **fields)
 
 
 def test_round_trip_keeps_the_leakage_counts():
