@@ -426,11 +426,11 @@ def check_shard(data_dir: str, shard: Shard, deep: bool = False) -> None:
       DataError: it differs, or is a link that leaves the data dir (naming it).
     """
     path = layout.join(data_dir, shard.path)
+    check_regular(path)
     if "://" not in path and not os.path.realpath(path).startswith(os.path.realpath(data_dir) + os.sep):
         raise DataError(
             f"{path}: a link to {os.path.realpath(path)}, outside the data dir: refusing to read it"
         )
-    check_regular(path)
     try:
         size = tf.io.gfile.stat(path).length
     except tf.errors.NotFoundError:
