@@ -23,6 +23,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from bench import (  # noqa: E402
     accuracy,
+    against_tf215,
     canned,
     common,
     distributed,
@@ -60,6 +61,7 @@ FAST = {
     "training": Benchmark(lambda repeats: training.run(max(repeats, 5)), training.summary),
     "serving": Benchmark(lambda repeats: serving.run(), serving.summary),
     "canned": Benchmark(lambda repeats: canned.run(repeats), canned.summary),
+    "against_tf215": Benchmark(lambda repeats: against_tf215.run(repeats), against_tf215.summary),
     "integrity": Benchmark(lambda repeats: integrity.run(repeats), integrity.summary),
     "time_to_accuracy": Benchmark(
         lambda repeats: time_to_accuracy.run(seeds=repeats), time_to_accuracy.summary

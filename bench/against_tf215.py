@@ -1,0 +1,114 @@
+"""This runtime on TensorFlow 2.21 against the real tf.estimator 2.15 on TensorFlow 2.15: training steps/s.
+
+The same model_fn (the trainer's CNN, trainer/model.py) and the same v2 DNNClassifier,
+trained by each runtime on the same machine in one run (bench/estimator_worker.py, one
+fresh process per run, the oneDNN setting of trainer/__init__.py in both), alternating
+which runtime goes first; the figure is the median of `repeats` runs of each, with the
+spread (min-max), and the ratio here / 2.15 (target >= 1.0).
+
+The reference environment is optional: without it the benchmark says how to make it and
+is skipped. Make it (Python 3.11) with
+
+    python3.11 -m venv /tmp/tf215
+    /tmp/tf215/bin/pip install tensorflow-cpu==2.15.1 tf_keras==2.15.1 'pandas<2.2'
+
+(tensorflow-cpu 2.15 brings tensorflow-estimator 2.15), or point TF215_PYTHON at its python.
+
+    python -m bench --only against_tf215
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TF215_PYTHON = os.environ.get("TF215_PYTHON", "/tmp/tf215/bin/python")
+STEPS = {"cnn": 300, "dnn": 2000}  # about 10 s and 4 s of timed steps on 2 cores
+MAKE_IT = (
+    "python3.11 -m venv /tmp/tf215 && "
+    "/tmp/tf215/bin/pip install tensorflow-cpu==2.15.1 tf_keras==2.15.1 'pandas<2.2'"
+)
+
+
+def _reference_missing() -> str | None:
+    if not os.path.exists(TF215_PYTHON):
+        return f"no TF 2.15 reference environment at {TF215_PYTHON} (TF215_PYTHON); make it: {MAKE_IT}"
+    probe = subprocess.run(
+        [TF215_PYTHON, "-c", "import tensorflow_estimator, tensorflow as tf; print(tf.__version__)"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0 or not probe.stdout.strip().startswith("2.15"):
+        return f"{TF215_PYTHON} has no TensorFlow 2.15 with tf.estimator; make it: {MAKE_IT}"
+    return None
+
+
+def _one_run(runtime: str, model: str) -> float:
+    python = TF215_PYTHON if runtime == "tf215" else sys.executable
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [
+            python,
+            "-m",
+            "bench.estimator_worker",
+            "--runtime",
+            runtime,
+            "--model",
+            model,
+            "--steps",
+            str(STEPS[model]),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{runtime} {model} run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["steps_per_s"]
+
+
+def run(repeats: int = 3) -> dict:
+    """Steps/s of each runtime for each model: medians, spreads, raw runs and the ratio here / 2.15.
+
+    Returns {"skipped": why} without the reference environment.
+    """
+    missing = _reference_missing()
+    if missing:
+        return {"skipped": missing}
+    results = {}
+    for model in STEPS:
+        runs = {"here": [], "tf215": []}
+        for i in range(max(repeats, 3)):
+            for runtime in ("here", "tf215") if i % 2 == 0 else ("tf215", "here"):
+                runs[runtime].append(_one_run(runtime, model))
+        medians = {k: statistics.median(v) for k, v in runs.items()}
+        results[model] = {
+            "here_steps_per_s": round(medians["here"], 1),
+            "tf215_steps_per_s": round(medians["tf215"], 1),
+            "ratio": medians["here"] / medians["tf215"],
+            "spread": {k: [round(min(v), 1), round(max(v), 1)] for k, v in runs.items()},
+            "runs": {k: [round(r, 1) for r in v] for k, v in runs.items()},
+            "steps": STEPS[model],
+        }
+    return results
+
+
+def summary(r: dict) -> str:
+    """run()'s result as lines of the benchmark table."""
+    if "skipped" in r:
+        return f"against_tf215: skipped: {r['skipped']}"
+    lines = []
+    for model, m in r.items():
+        lines.append(
+            f"against_tf215 {model}: here {m['here_steps_per_s']:.1f} steps/s "
+            f"({m['spread']['here'][0]}-{m['spread']['here'][1]}) vs tf.estimator 2.15 "
+            f"{m['tf215_steps_per_s']:.1f} ({m['spread']['tf215'][0]}-{m['spread']['tf215'][1]}) "
+            f"-> ratio {m['ratio']:.2f} (target >= 1.0)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""One timed training run of the CNN model_fn or a DNNClassifier, on this runtime or on tf.estimator 2.15.
+
+Run by bench/against_tf215.py in a fresh process, with this project's virtualenv
+(TensorFlow 2.21, `estimator`) or with the TF 2.15 reference environment (real
+tf.estimator 2.15); it prints one JSON line: {"steps_per_s": ..., "tensorflow": ...}.
+
+    python -m bench.estimator_worker --runtime here --model cnn --steps 200
+    /tmp/tf215/bin/python -m bench.estimator_worker --runtime tf215 --model dnn --steps 200
+
+Both train the same model_fn (trainer/model.py, imported unchanged: on 2.15 its
+`estimator` import is tf.estimator itself) or the same v2 DNNClassifier, with the
+trainer's default hyperparameters at a constant rate, on the same synthetic
+MNIST-sized data, under RunConfig's defaults (summaries and step-rate logs every 100
+steps). Steps are timed inside the training loop after a warm-up, so graph building
+and the checkpoints at start and end do not count. This module imports nothing that
+TF 2.15's environment lacks (no Beam, no tf.Transform).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+N_EXAMPLES = 6_400
+IMAGE_PIXELS = 784
+N_CLASSES = 10
+DNN_BATCH_SIZE = 100
+DNN_HIDDEN_UNITS = (256, 128)
+
+
+def _runtime(name: str):
+    """(tf, the Estimator namespace): `estimator` here, tf.estimator in the TF 2.15 environment."""
+    import tensorflow as tf
+
+    if name == "tf215":
+        sys.modules["estimator"] = tf.estimator  # trainer/model.py's `from estimator import ...`
+        sys.modules["estimator.export"] = tf.estimator.export
+        return tf, tf.estimator
+    import estimator
+
+    return tf, estimator
+
+
+class _StepTimer:
+    """A SessionRunHook (made for the runtime's tf) timing each step after the first `warmup`."""
+
+    @staticmethod
+    def make(tf, warmup: int):
+        class Timer(tf.compat.v1.train.SessionRunHook):
+            def __init__(self):
+                self.count, self.last, self.durations = 0, None, []
+
+            def after_run(self, run_context, run_values):
+                now = time.perf_counter()
+                self.count += 1
+                if self.count > warmup:
+                    self.durations.append(now - self.last)
+                self.last = now
+
+        return Timer()
+
+
+def _data(tf, path: str):
+    """Saves N_EXAMPLES synthetic images (10 noisy prototypes, float32 [784] in [0, 1]) and labels."""
+    rng = np.random.RandomState(0)
+    prototypes = rng.rand(N_CLASSES, IMAGE_PIXELS).astype(np.float32)
+    labels = rng.randint(0, N_CLASSES, N_EXAMPLES).astype(np.int64)
+    images = np.clip(prototypes[labels] + 0.2 * rng.randn(N_EXAMPLES, IMAGE_PIXELS), 0, 1).astype(np.float32)
+    tf.data.Dataset.from_tensor_slices((images, labels)).save(path)
+    return path
+
+
+def _input_fn(tf, path: str, batch_size: int, key: str):
+    def input_fn():
+        data = tf.data.Dataset.load(path).cache()
+        data = data.shuffle(N_EXAMPLES, seed=0).repeat().batch(batch_size, drop_remainder=True)
+        return data.map(lambda x, y: ({key: x}, y)).prefetch(tf.data.AUTOTUNE)
+
+    return input_fn
+
+
+def _cnn(tf, E, model_dir):
+    """The trainer's model_fn with its default hyperparameters (constant rate); (Estimator, batch size)."""
+    from schemas import features
+    from trainer import model
+    from trainer.hparams import HParams
+
+    hparams = HParams(constant_learning_rate=True, augment=False)
+    params = hparams.model_params(N_EXAMPLES, [str(i) for i in range(N_CLASSES)], "fashion_mnist")
+    config = E.RunConfig(tf_random_seed=0)
+    return (
+        E.Estimator(model.model_fn, model_dir, config=config, params=params),
+        hparams.batch_size,
+        features.IMAGE_KEY,
+    )
+
+
+def _dnn(tf, E, model_dir):
+    """A v2 DNNClassifier (its default Adagrad) over the 784 pixels; (Estimator, batch size)."""
+    column = tf.feature_column.numeric_column("image", shape=(IMAGE_PIXELS,))
+    config = E.RunConfig(tf_random_seed=0)
+    est = E.DNNClassifier(DNN_HIDDEN_UNITS, [column], model_dir=model_dir, n_classes=N_CLASSES, config=config)
+    return est, DNN_BATCH_SIZE, "image"
+
+
+def run(runtime: str, model_name: str, steps: int, warmup: int) -> dict:
+    tf, E = _runtime(runtime)
+    tf.get_logger().setLevel("ERROR")
+    with tempfile.TemporaryDirectory() as work:
+        data = _data(tf, os.path.join(work, "data"))
+        est, batch_size, key = {"cnn": _cnn, "dnn": _dnn}[model_name](tf, E, os.path.join(work, "model"))
+        timer = _StepTimer.make(tf, warmup)
+        est.train(_input_fn(tf, data, batch_size, key), hooks=[timer], steps=warmup + steps)
+    seconds = sum(timer.durations)
+    return {
+        "steps_per_s": len(timer.durations) / seconds,
+        "batch_size": batch_size,
+        "steps": len(timer.durations),
+        "tensorflow": tf.__version__,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.estimator_worker", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--runtime", choices=("here", "tf215"), required=True)
+    parser.add_argument("--model", choices=("cnn", "dnn"), required=True)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=30)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.runtime, args.model, args.steps, args.warmup)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
