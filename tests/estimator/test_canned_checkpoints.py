@@ -4,7 +4,7 @@ tests/fixtures/tf215/variable_lists.json holds, for each case of canned_cases.py
 variables of the checkpoint the real tf.estimator 2.15 wrote after one training step
 (v2 classes: tf_keras optimizers' `training/<Optimizer>/...` slots and hyperparameters;
 v1 classes: slots named after their variable, `part_0`/`t_0` partitions, Adam's
-`beta1_power` in the head's scope). A checkpoint written here must hold exactly those,
+`beta1_power` in the head's scope; the experimental RNN classes' Keras cells). A checkpoint written here must hold exactly those,
 so that TF 2.15 restores it (a rollback) and this runtime restores 2.15's.
 """
 
@@ -25,7 +25,13 @@ NAMESPACES = {"v1": tfe.compat.v1, "v2": tfe}
 CASES = sorted(
     case for case in canned_cases.VARIABLE_LISTS if case.removeprefix("v1_") not in canned_cases.V1_DIRS
 )
-QUICK = {"v1_combined_dnn_only_adam", "v2_dnn_adam", "v2_combined_adagrad_adagrad", "v2_linear_classifier"}
+QUICK = {
+    "v1_combined_dnn_only_adam",
+    "v2_dnn_adam",
+    "v2_combined_adagrad_adagrad",
+    "v2_linear_classifier",
+    "v2_rnn_lstm",
+}
 
 
 def test_the_recorded_cases_are_the_cases_here():
