@@ -4,7 +4,7 @@ tests/fixtures/tf215/variable_lists.json holds, for each case of canned_cases.py
 variables of the checkpoint the real tf.estimator 2.15 wrote after one training step
 (v2 classes: tf_keras optimizers' `training/<Optimizer>/...` slots and hyperparameters;
 v1 classes: slots named after their variable, `part_0`/`t_0` partitions, Adam's
-`beta1_power` in the head's scope; the experimental RNN classes' Keras cells). A checkpoint written here must hold exactly those,
+`beta1_power` in the head's scope; the experimental RNN classes' Keras cells; KMeans). A checkpoint written here must hold exactly those,
 so that TF 2.15 restores it (a rollback) and this runtime restores 2.15's.
 """
 
