@@ -194,7 +194,7 @@ def _claimed(plan: _Plan):
         jobdir.remove_leftovers(
             plan.job_dir, min_export_age_seconds=_EXPORT_MINUTES * 60 if in_cluster else 0
         )
-        _check_checkpoints(plan.job_dir)
+        check_checkpoints(plan.job_dir)
         data.pin(plan.job_dir, plan.data_dir, plan.manifest)
         tensorboard.write_session_start(plan.job_dir, runinfo.save(plan.job_dir, plan.hparams, plan.manifest))
         yield lock
@@ -202,7 +202,7 @@ def _claimed(plan: _Plan):
         lock.release()
 
 
-def _check_checkpoints(job_dir: str) -> None:
+def check_checkpoints(job_dir: str) -> None:
     """Refuses, before training, a job dir whose checkpoints cannot be resumed from.
 
     A truncated newest checkpoint is skipped for the one before it, and a
