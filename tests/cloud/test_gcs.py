@@ -193,6 +193,7 @@ def gcs_job(gcs, gcs_data):
     job_dir = gcs.url("job")
     args = ["--data-dir", out, "--job-dir", job_dir, "--batch-size", "16", "--save-checkpoints-steps", "4"]
     args += ["--keep-checkpoint-max", "2", "--throttle-secs", "0", "--log-steps", "1"]
+    args += ["-v"]  # tf.estimator's `loss = …, step = …` lines say which steps ran
     runs = []
     for steps in ("4", "8"):
         done = commands.run_module("trainer.task", *args, "--train-steps", steps)

@@ -78,6 +78,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(preprocessed, tmp_path
     job_dir = str(tmp_path / "job")
     args = ["--data-dir", preprocessed[1], "--job-dir", job_dir, "--train-steps", "200", "--batch-size", "16"]
     args += ["--save-checkpoints-steps", "20", "--log-steps", "1", "--throttle-secs", "1000"]
+    args += ["-v"]  # tf.estimator's `loss = …, step = …` lines say which steps ran
     killed_log = tmp_path / "killed.log"
     with open(killed_log, "w") as log:
         process = _start("trainer.task", *args, log=log)

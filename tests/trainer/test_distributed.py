@@ -36,6 +36,7 @@ def _task_args(data_dir, job_dir, steps):
     return [
         "--data-dir", data_dir, "--job-dir", job_dir, "--train-steps", str(steps), "--batch-size", "16",
         "--save-checkpoints-steps", "20", "--throttle-secs", "0", "--log-steps", "5",
+        "-v",  # tf.estimator's log: its `loss = …, step = …` and `Saving dict …` lines are read below
     ]  # fmt: skip
 
 
