@@ -39,6 +39,7 @@ setup(
         "tqdm",
         "matplotlib",
         "scikit-learn",  # trainer.report: sklearn.metrics
+        "threadpoolctl",  # pipeline.leakage: one BLAS thread for the hashes beside TensorFlow
         "cloudml-hypertune",
     ],
     extras_require={

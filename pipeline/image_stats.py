@@ -71,7 +71,7 @@ class Summary:
 
     counts: np.ndarray  # int64 [NUM_CLASSES]: images per label
     pixel_sum: np.ndarray  # float64 [NUM_CLASSES, IMAGE_PIXELS]
-    pixel_sum_sq: np.ndarray  # float64 [NUM_CLASSES, IMAGE_PIXELS]
+    pixel_sum_sq: np.ndarray  # float64 [IMAGE_PIXELS], over all classes
     histogram: np.ndarray  # int64 [NUM_CLASSES, GREY_LEVELS]: pixels per grey level
     blank: int
     saturated: int
@@ -85,7 +85,7 @@ class Summary:
         return cls(
             np.zeros(k, np.int64),
             np.zeros((k, p)),
-            np.zeros((k, p)),
+            np.zeros(p),
             np.zeros((k, GREY_LEVELS), np.int64),
             0,
             0,
@@ -99,22 +99,28 @@ class Summary:
         return int(self.counts.sum())
 
     def add(self, pixels: np.ndarray, labels: np.ndarray) -> Summary:
-        """Adds uint8 pixels [n, IMAGE_PIXELS] with int labels [n] in [0, NUM_CLASSES); returns self."""
+        """Adds uint8 pixels [n, IMAGE_PIXELS] with int labels [n] in [0, NUM_CLASSES); returns self.
+
+        Reductions over the images sorted by label, one segment per class; a batch's
+        sums are float32 (exact to 1 part in 10^7 for batches of up to 1,000 images)
+        and accumulate in float64.
+        """
         if not len(pixels):
             return self
-        k = features.NUM_CLASSES
-        one_hot = np.zeros((k, len(labels)))
-        one_hot[labels, np.arange(len(labels))] = 1.0
-        values = pixels.astype(np.float64)
-        self.counts += np.bincount(labels, minlength=k)
-        self.pixel_sum += one_hot @ values
-        self.pixel_sum_sq += one_hot @ np.square(values)
-        keyed = labels[:, None] * GREY_LEVELS + pixels
-        self.histogram += np.bincount(keyed.ravel(), minlength=k * GREY_LEVELS).reshape(k, GREY_LEVELS)
+        order = np.argsort(labels, kind="stable")
+        ordered, classes = pixels[order], labels[order]
+        starts = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1]])
+        present = classes[starts]
+        self.counts += np.bincount(labels, minlength=features.NUM_CLASSES)
+        values = ordered.astype(np.float32)
+        self.pixel_sum[present] += np.add.reduceat(values, starts, axis=0)
+        self.pixel_sum_sq += np.square(values).sum(axis=0)
+        for label, segment in zip(present, np.split(ordered, starts[1:]), strict=True):
+            self.histogram[label] += np.bincount(segment.ravel(), minlength=GREY_LEVELS)
         self.blank += int((pixels.max(axis=1) <= BLANK_MAX_PIXEL).sum())
-        saturated_share = (pixels >= SATURATED_PIXEL).mean(axis=1)
-        self.saturated += int((saturated_share >= SATURATED_MIN_FRACTION).sum())
-        means = values.mean(axis=1)
+        saturated = (pixels >= SATURATED_PIXEL).sum(axis=1)
+        self.saturated += int((saturated >= SATURATED_MIN_FRACTION * features.IMAGE_PIXELS).sum())
+        means = pixels.sum(axis=1, dtype=np.int64) / features.IMAGE_PIXELS
         self.mean_sum += float(means.sum())
         self.mean_sum_sq += float(np.square(means).sum())
         self.sketch.AddValues(pa.array(means))
@@ -225,7 +231,7 @@ def _image_feature(summary: Summary, duplicates: dict[str, int]) -> statistics_p
         stats.unique = n - duplicates["exact_within"]
     total = max(n, 1)
     pixel_mean = summary.pixel_sum.sum(0) / total
-    pixel_var = np.maximum(summary.pixel_sum_sq.sum(0) / total - np.square(pixel_mean), 0.0)
+    pixel_var = np.maximum(summary.pixel_sum_sq / total - np.square(pixel_mean), 0.0)
     mean = summary.mean_sum / total
     custom = [
         ("mean_intensity_quantiles", _quantile_histogram(summary.mean_intensity_quantiles(), n)),

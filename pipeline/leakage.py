@@ -2,9 +2,9 @@
 
 Every image gets two hashes (`hash_rows`):
 
-- its *content hash*: the first 8 bytes of the BLAKE2b digest of its raw pixels.
-  Equal content hashes are exact duplicates (a false match among 10^9 images has
-  a probability below 3%).
+- its *content hash*: a 64-bit hash of its raw pixels (`content_hashes`). Equal
+  content hashes are exact duplicates (a false match among 10^9 images has a
+  probability below 3%).
 - its *perceptual hash*: HASH_BITS bits, one per low spatial frequency of the
   image: the 128 lowest-frequency coefficients of its 2-D DCT (orthonormal DCT-II
   over the 28x28 grey levels; the constant term left out; frequencies ordered by
@@ -22,13 +22,14 @@ Every image gets two hashes (`hash_rows`):
 The matching is a keyed join that no worker holds whole (DESIGN.md, Scale):
 
 - exact: rows are keyed by content hash into `num_buckets` buckets; a bucket's
-  rows meet in one `GroupByKey` and equal hashes are counted there.
+  rows meet in one group and equal hashes are counted there.
 - near: locality-sensitive banding. The HASH_BITS bits are dealt into
   NUM_BANDS = HAMMING_THRESHOLD + 1 bands (bit i to band i mod NUM_BANDS); two
   hashes within HAMMING_THRESHOLD bits agree exactly on at least one band
   (pigeonhole), so candidates are the rows keyed alike by (band, band value);
   each candidate pair is checked on the whole hash, and a pair is counted in the
-  first band where it agrees only, so no pair is counted twice.
+  first band where it agrees only, so no pair is counted twice. Both joins share
+  one GroupByKey (`MatchDuplicates`).
 
 Rows travel as numpy structured arrays (HASH_DTYPE, 30 bytes an image), a batch's
 rows of one bucket at a time: the shuffle carries a few elements per batch, never
@@ -43,7 +44,6 @@ first by split and record) is matched for near duplicates.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import uuid
 from collections import Counter
@@ -51,6 +51,7 @@ from collections import Counter
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
+import threadpoolctl
 
 from pipeline import image_stats, sources
 from schemas import features, layout
@@ -68,7 +69,8 @@ HASH_DTYPE = np.dtype(
     ]
 )
 IMAGES_PER_BUCKET = 200_000  # rows one bucket of the join holds, at most on average (6 MB)
-_PAIR_CELLS = 1 << 22  # Hamming distances computed at once (32 MB of uint64 per word)
+_PAIR_CELLS = 1 << 21  # candidate pairs of a long run of equal band values handled at once
+_SMALL_RUN = 16  # runs of equal band values up to this long are paired by shifted comparison
 EXACT, NEAR = "exact", "near"
 LABEL_CONFLICTS = "label_conflicts"
 
@@ -86,44 +88,95 @@ def count_names(splits: list[str], reference: tuple[str, ...] = ()) -> list[str]
     return [*names, LABEL_CONFLICTS]
 
 
+_FREQUENCIES = 20  # frequencies 0..19 along each axis hold the HASH_BITS lowest by u + v
+
+
 @functools.lru_cache(maxsize=1)
-def _dct_basis() -> np.ndarray:
-    """float32 [IMAGE_PIXELS, HASH_BITS]: the orthonormal 2-D DCT-II basis images of the hash's frequencies."""
+def _dct_rows() -> tuple[np.ndarray, np.ndarray]:
+    """(float32 [_FREQUENCIES, 28] orthonormal DCT-II rows, the flat (v, u) indices of the hash's bits)."""
     size = features.IMAGE_HEIGHT
     x = np.arange(size)
-    k = 20  # frequencies 0..19 along each axis hold the 128 lowest by u + v
-    basis = np.cos(np.pi * (2 * x[None, :] + 1) * np.arange(k)[:, None] / (2 * size)) * np.sqrt(2 / size)
-    basis[0] /= np.sqrt(2)
-    pairs = sorted((u + v, u, v) for u in range(k) for v in range(k) if (u, v) != (0, 0))[:HASH_BITS]
-    return np.stack([np.outer(basis[u], basis[v]).ravel() for _, u, v in pairs], axis=1).astype(np.float32)
+    rows = np.cos(np.pi * (2 * x[None, :] + 1) * np.arange(_FREQUENCIES)[:, None] / (2 * size)) * np.sqrt(
+        2 / size
+    )
+    rows[0] /= np.sqrt(2)
+    pairs = sorted(
+        (u + v, u, v) for u in range(_FREQUENCIES) for v in range(_FREQUENCIES) if (u, v) != (0, 0)
+    )
+    chosen = np.array([v * _FREQUENCIES + u for _, u, v in pairs[:HASH_BITS]])
+    return rows.astype(np.float32), chosen
+
+
+def dct_coefficients(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels [n, IMAGE_PIXELS] -> float32 [n, HASH_BITS]: the hash's DCT coefficients, in bit order.
+
+    The 2-D DCT is separable: two matrix products, over the rows, then the columns.
+    """
+    n, size = len(pixels), features.IMAGE_HEIGHT
+    rows, chosen = _dct_rows()
+    images = pixels.reshape(n * size, size).astype(np.float32)
+    by_column = (images @ rows.T).reshape(n, size, _FREQUENCIES)  # [b, x, v]
+    both = (by_column.transpose(0, 2, 1).reshape(n * _FREQUENCIES, size) @ rows.T).reshape(
+        n, -1
+    )  # [b, v*F+u]
+    return both[:, chosen]
 
 
 def perceptual_hashes(pixels: np.ndarray) -> np.ndarray:
     """uint8 pixels [n, IMAGE_PIXELS] -> uint64 [n, HASH_BITS // 64] perceptual hashes (module doc)."""
-    coefficients = pixels.astype(np.float32) @ _dct_basis()
-    bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
-    return np.packbits(bits, axis=1, bitorder="little").view("<u8").reshape(len(pixels), -1)
+    coefficients = dct_coefficients(pixels)
+    middle = np.partition(coefficients, [HASH_BITS // 2 - 1, HASH_BITS // 2], axis=1)
+    median = middle[:, HASH_BITS // 2 - 1 : HASH_BITS // 2 + 1].mean(axis=1, keepdims=True)
+    bits = coefficients > median
+    packed = np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little"))
+    return packed.view("<u8").reshape(len(pixels), -1)
+
+
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, odd
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
 
 
 def content_hashes(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels [n, IMAGE_PIXELS] -> uint64 [n]: the first 8 bytes of each image's BLAKE2b digest."""
-    digests = b"".join(hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in pixels)
-    return np.frombuffer(digests, "<u8")
+    """uint8 pixels [n, IMAGE_PIXELS] -> uint64 [n]: a 64-bit hash of each image's bytes.
+
+    The 98 little-endian 8-byte words of an image are folded in one by one (xor,
+    multiply by an odd constant, xor-shift: each step a bijection of the state),
+    then mixed (splitmix64's finalizer); vectorized over the images.
+    """
+    words = np.ascontiguousarray(pixels).view("<u8")
+    state = np.full(len(pixels), len(pixels[0]) if len(pixels) else 0, np.uint64)
+    with np.errstate(over="ignore"):
+        for column in words.T:
+            state = (state ^ column) * _MULTIPLIER
+            state ^= state >> np.uint64(29)
+        state = (state ^ (state >> np.uint64(31))) * _MIX
+    return state ^ (state >> np.uint64(32))
 
 
 def band_keys(phash: np.ndarray) -> np.ndarray:
-    """uint64 [n, HASH_BITS // 64] -> uint64 [n, NUM_BANDS]: each band's bits as one number."""
+    """uint64 [n, HASH_BITS // 64] -> uint64 [n, NUM_BANDS]: each band's bits as one number.
+
+    Packed with np.packbits, band by band: the unpacked bits take one byte each (16 MB
+    for 128,000 hashes), never eight.
+    """
     bits = np.unpackbits(phash.view(np.uint8).reshape(len(phash), -1), axis=1, bitorder="little")
     keys = np.zeros((len(phash), NUM_BANDS), np.uint64)
     for band in range(NUM_BANDS):
-        chosen = bits[:, band::NUM_BANDS].astype(np.uint64)
-        keys[:, band] = (chosen << np.arange(chosen.shape[1], dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+        packed = np.packbits(bits[:, band::NUM_BANDS], axis=1, bitorder="little")
+        padded = np.zeros((len(phash), 8), np.uint8)
+        padded[:, : packed.shape[1]] = packed
+        keys[:, band] = padded.view("<u8")[:, 0]
     return keys
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Bits differing between uint64 hashes a [n, w] and b [m, w]: int [n, m]."""
     return sum(np.bitwise_count(a[:, None, w] ^ b[None, :, w]).astype(np.int32) for w in range(a.shape[1]))
+
+
+def hamming_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits differing between uint64 hashes a [n, w] and b [n, w], row by row: int [n]."""
+    return np.bitwise_count(a ^ b).sum(axis=1, dtype=np.int32)
 
 
 def hash_rows(pixels: np.ndarray, labels: np.ndarray, records: np.ndarray, split_code: int) -> np.ndarray:
@@ -136,30 +189,38 @@ def hash_rows(pixels: np.ndarray, labels: np.ndarray, records: np.ndarray, split
 
 
 class HashImages(beam.DoFn):
-    """Raw RecordBatch -> its HASH_DTYPE rows (one array), every row marked with `split_code`."""
+    """Raw RecordBatch -> its HASH_DTYPE rows keyed for both joins (`keyed_rows`), marked with `split_code`.
 
-    def __init__(self, split_code: int):
-        self._split_code = split_code
+    The hash's small matrix products run on one BLAS thread: beside TensorFlow's
+    threads in the same worker, a second one only waits (measured: 6x slower).
+    """
+
+    def __init__(self, split_code: int, buckets: int):
+        self._split_code, self._buckets = split_code, buckets
+        self._threads = None
+
+    def setup(self):
+        self._threads = threadpoolctl.ThreadpoolController()
 
     def process(self, record_batch):
         pixels, labels = image_stats.batch_pixels(record_batch)
         if len(pixels):
             records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
-            yield hash_rows(pixels, labels, records, self._split_code)
+            with self._threads.limit(limits=1, user_api="blas"):
+                rows = hash_rows(pixels, labels, records, self._split_code)
+            yield from keyed_rows(rows, self._buckets)
 
 
-def _key_exact(rows: np.ndarray, buckets: int):
+def keyed_rows(rows: np.ndarray, buckets: int):
+    """HASH_DTYPE rows -> ((EXACT, content bucket) | (NEAR, band * buckets + band-value bucket), rows) pairs."""
     bucket = rows["content"] % np.uint64(buckets)
     for b in np.unique(bucket):
-        yield int(b), rows[bucket == b]
-
-
-def _key_bands(rows: np.ndarray, buckets: int):
+        yield (EXACT, int(b)), rows[bucket == b]
     keys = band_keys(rows["phash"])
     for band in range(NUM_BANDS):
         bucket = keys[:, band] % np.uint64(buckets)
         for b in np.unique(bucket):
-            yield band * buckets + int(b), rows[bucket == b]
+            yield (NEAR, band * buckets + int(b)), rows[bucket == b]
 
 
 def _groups(values: np.ndarray):
@@ -243,9 +304,12 @@ class FindNearPairs(beam.DoFn):
         rows = _distinct_contents(np.concatenate(list(arrays)))
         keys = band_keys(rows["phash"])
         found: dict[str, set[int]] = {}
-        for group in _groups(keys[:, band]):
-            for a, b in _near_pairs(rows["phash"], keys, group, band):
-                self._collect(rows, a, b, found)
+        for a, b in _candidate_pairs(keys[:, band]):
+            a, b = np.minimum(a, b), np.maximum(a, b)
+            near = hamming_pairs(rows["phash"][a], rows["phash"][b]) <= HAMMING_THRESHOLD
+            first = np.argmax(keys[a] == keys[b], axis=1)  # the first band the pair agrees on
+            keep = near & (first == band)
+            self._collect(rows, a[keep], b[keep], found)
         for name, ids in found.items():
             for image_id in sorted(ids):
                 yield name, image_id
@@ -280,19 +344,49 @@ def _distinct_contents(rows: np.ndarray) -> np.ndarray:
     return rows[np.r_[True, rows["content"][1:] != rows["content"][:-1]]]
 
 
-def _near_pairs(phash: np.ndarray, keys: np.ndarray, group: np.ndarray, band: int):
-    """(a, b) index arrays, a < b, of the rows of `group` within HAMMING_THRESHOLD whose first equal band is `band`.
+def _candidate_pairs(values: np.ndarray):
+    """(a, b) index arrays of every pair of rows with equal `values`, in chunks.
 
-    The group is compared block by block, at most _PAIR_CELLS distances at a time.
+    Runs of up to _SMALL_RUN equal values are paired by comparing the sorted values
+    with themselves shifted by 1.._SMALL_RUN - 1 positions (a few vectorized passes
+    for any number of runs); a longer run is paired block by block, at most
+    _PAIR_CELLS pairs at a time.
     """
-    step = max(1, _PAIR_CELLS // len(group))
-    for start in range(0, len(group), step):
-        block = group[start : start + step]
-        i, j = np.nonzero(hamming(phash[block], phash[group]) <= HAMMING_THRESHOLD)
-        a, b = block[i], group[j]
-        a, b = a[a < b], b[a < b]
-        first = np.argmax(keys[a] == keys[b], axis=1)
-        yield a[first == band], b[first == band]
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(ordered)])
+    small = np.repeat(sizes <= _SMALL_RUN, sizes)
+    for shift in range(1, min(_SMALL_RUN, len(ordered))):
+        i = np.flatnonzero(small[:-shift] & (ordered[:-shift] == ordered[shift:]))
+        if len(i):
+            yield order[i], order[i + shift]
+    for start, size in zip(starts[sizes > _SMALL_RUN], sizes[sizes > _SMALL_RUN], strict=True):
+        run = order[start : start + size]
+        step = max(1, _PAIR_CELLS // size)
+        for first in range(0, size, step):
+            block = run[first : first + step]
+            a, b = np.repeat(block, size), np.tile(run, len(block))
+            yield a[a < b], b[a < b]
+
+
+class MatchDuplicates(beam.DoFn):
+    """((EXACT | NEAR, bucket), [row arrays]) -> CountExactDuplicates' Counter | (NEAR_MATCHES, (name, id)).
+
+    One join for both: the exact buckets and the near bands meet in one GroupByKey.
+    """
+
+    def __init__(self, names, reference, hashes_dir: str | None, buckets: int):
+        self._exact = CountExactDuplicates(names, reference, hashes_dir, buckets)
+        self._near = FindNearPairs(names, reference, buckets)
+
+    def process(self, element):
+        (kind, bucket), arrays = element
+        if kind == EXACT:
+            yield from self._exact.process((bucket, arrays))
+        else:
+            for match in self._near.process((bucket, arrays)):
+                yield beam.pvalue.TaggedOutput(NEAR, match)
 
 
 def _sum_counters(counters) -> Counter:
@@ -322,35 +416,33 @@ class FindDuplicates(beam.PTransform):
         self._reference, self._names = tuple(reference), [*reference, *splits]
 
     def expand(self, inputs):
-        hashed = [
-            inputs[split] | f"Hash{split.title()}" >> beam.ParDo(HashImages(self._names.index(split)))
+        names, reference, buckets = self._names, self._reference, self._buckets
+        keyed = [
+            inputs[split] | f"Hash{split.title()}" >> beam.ParDo(HashImages(names.index(split), buckets))
             for split in self._splits
         ]
         if self._reference:
-            hashed.append(inputs["reference"])
-        rows = hashed | "AllHashes" >> beam.Flatten()
-        names, reference, buckets = self._names, self._reference, self._buckets
-        exact = (
-            rows
-            | "KeyByContent" >> beam.FlatMap(_key_exact, buckets)
-            | "JoinExact" >> beam.GroupByKey()
-            | "CountExact" >> beam.ParDo(CountExactDuplicates(names, reference, self._hashes_dir, buckets))
-            | "SumExact" >> beam.CombineGlobally(_sum_counters)
+            keyed.append(inputs["reference"] | "KeyReference" >> beam.FlatMap(keyed_rows, buckets))
+        matched = (
+            keyed
+            | "AllHashes" >> beam.Flatten()
+            | "Join" >> beam.GroupByKey()
+            | "Match"
+            >> beam.ParDo(MatchDuplicates(names, reference, self._hashes_dir, buckets)).with_outputs(
+                NEAR, main=EXACT
+            )
         )
+        exact = matched[EXACT] | "SumExact" >> beam.CombineGlobally(_sum_counters)
         near = (
-            rows
-            | "KeyByBand" >> beam.FlatMap(_key_bands, buckets)
-            | "JoinNear" >> beam.GroupByKey()
-            | "FindNearPairs" >> beam.ParDo(FindNearPairs(names, reference, buckets))
+            matched[NEAR]
             | "OncePerImage" >> beam.Distinct()
             | "CountName" >> beam.Map(lambda pair: pair[0])
             | "CountNear" >> beam.combiners.Count.PerElement()
-            | "NearCounts" >> beam.combiners.ToDict()
         )
         counted = count_names(self._splits, self._reference)
         return exact | "Counts" >> beam.Map(
             lambda e, n: {EXACT: _complete(e, counted), NEAR: _complete(n, counted)},
-            beam.pvalue.AsSingleton(near),
+            beam.pvalue.AsDict(near),
         )
 
 
@@ -378,7 +470,7 @@ def write_hashes(hashes_dir: str, bucket: int, buckets: int, rows: np.ndarray) -
     """Writes one bucket's rows (sorted by content hash) as .npy, atomically (a retry rewrites it)."""
     tf.io.gfile.makedirs(hashes_dir)
     buffer = io.BytesIO()
-    np.save(buffer, np.sort(rows, order="content"), allow_pickle=False)
+    np.save(buffer, rows[np.argsort(rows["content"], kind="stable")], allow_pickle=False)
     final = hashes_path(hashes_dir, bucket, buckets)
     temporary = f"{final}.{uuid.uuid4().hex}.tmp"
     with tf.io.gfile.GFile(temporary, "wb") as f:

@@ -20,50 +20,42 @@ REPORT_FILE = "report.md"
 LABELS_PNG = "label_distribution.png"
 
 
-def _save(figure, path: str) -> None:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(buffer.getvalue())
-
-
 def _label_png(stats, class_names, path: str) -> None:
-    import matplotlib
+    """Each class's share of each split, as grouped bars (matplotlib's Agg canvas; pyplot is not loaded)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(9, 3.5))
+    figure = Figure(figsize=(9, 3.5), dpi=80)
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(bottom=0.3)
+    axes = figure.add_subplot()
     width = 0.8 / max(len(stats.datasets), 1)
     for i, dataset in enumerate(stats.datasets):
         shares = drift.label_distribution(dataset)
-        axes.bar(
-            np.arange(len(shares)) + i * width,
-            shares,
-            width,
-            label=f"{dataset.name} ({dataset.num_examples})",
-        )
+        label = f"{dataset.name} ({dataset.num_examples})"
+        axes.bar(np.arange(len(shares)) + i * width, shares, width, label=label)
     axes.set_xticks(np.arange(features.NUM_CLASSES) + width * (len(stats.datasets) - 1) / 2)
     axes.set_xticklabels(class_names, rotation=30, ha="right")
     axes.set_ylabel("share of the split's images")
     axes.legend()
-    _save(figure, path)
-    plt.close(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(buffer.getvalue())
 
 
-def _means_png(means: np.ndarray, class_names, title: str, path: str) -> None:
-    from matplotlib import pyplot as plt
+def _means_png(means: np.ndarray, path: str, scale: int = 3) -> None:
+    """The NUM_CLASSES mean images side by side (class 0 on the left), each `scale` times enlarged."""
+    from matplotlib import image
 
-    figure, axes = plt.subplots(1, features.NUM_CLASSES, figsize=(14, 1.9))
-    for label, axis in enumerate(axes):
-        axis.imshow(
-            means[label].reshape(features.IMAGE_HEIGHT, features.IMAGE_WIDTH), cmap="gray", vmin=0, vmax=255
-        )
-        axis.set_title(class_names[label], fontsize=8)
-        axis.axis("off")
-    figure.suptitle(title, fontsize=9)
-    _save(figure, path)
-    plt.close(figure)
+    tiles = means.reshape(-1, features.IMAGE_HEIGHT, features.IMAGE_WIDTH)
+    gap = np.full((features.IMAGE_HEIGHT, 2), 255.0)
+    strip = np.concatenate([part for tile in tiles for part in (tile, gap)][:-1], axis=1)
+    strip = np.kron(strip, np.ones((scale, scale)))
+    buffer = io.BytesIO()
+    image.imsave(buffer, strip, cmap="gray", vmin=0, vmax=255, format="png")
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(buffer.getvalue())
 
 
 def _split_lines(dataset, class_names) -> list[str]:
@@ -83,7 +75,8 @@ def _split_lines(dataset, class_names) -> list[str]:
         f"- labels: {labels}",
         "- mean intensity (0-255) min, deciles, max: " + ", ".join(f"{q:.1f}" for q in quantiles),
         f"- blank images: {custom['blank_fraction'].num:.4f}; saturated: {custom['saturated_fraction'].num:.4f}",
-        f"- mean image per class: ![{dataset.name}](class_means_{dataset.name}.png)",
+        f"- mean image per class ({', '.join(class_names)}, left to right):",
+        f"  ![{dataset.name}](class_means_{dataset.name}.png)",
         "",
     ]
 
@@ -94,12 +87,7 @@ def write_report(output_dir: str, class_names, found: dict, findings: list) -> s
     stats = statistics.read_statistics(output_dir)
     _label_png(stats, class_names, layout.join(directory, LABELS_PNG))
     for split, means in statistics.read_class_means(output_dir).items():
-        _means_png(
-            means,
-            class_names,
-            f"mean image per class: {split}",
-            layout.join(directory, f"class_means_{split}.png"),
-        )
+        _means_png(means, layout.join(directory, f"class_means_{split}.png"))
     lines = ["# Statistics of the raw data", "", f"![label distribution per split]({LABELS_PNG})", ""]
     for dataset in stats.datasets:
         lines += _split_lines(dataset, class_names)

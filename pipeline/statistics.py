@@ -58,10 +58,12 @@ class ComputeStatistics(beam.PTransform):
 
     def expand(self, raw):
         splits = list(raw)
+        # One combiner per split, flattened after: a Flatten of the raw batches themselves would
+        # make the local runner buffer them all (measured: +0.76 GB at 200,000 images).
         summaries = [
             raw[split]
-            | f"Summarize{split.title()}" >> beam.CombineGlobally(image_stats.SummarizeImages())
-            | f"Name{split.title()}" >> beam.Map(lambda summary, name=split: (name, summary))
+            | f"Key{split.title()}" >> beam.WithKeys(split)
+            | f"Summarize{split.title()}" >> beam.CombinePerKey(image_stats.SummarizeImages())
             for split in splits
         ] | "AllSummaries" >> beam.Flatten()
         if self._dedup:
@@ -129,7 +131,8 @@ def reference(output_dir: str) -> tuple[tuple[str, ...], list[str]]:
 
 def write_statistics(summaries, output_dir: str, splits, class_names, found: dict) -> dict:
     """Writes statistics.pb, class_means.npz and leakage.json; returns the leakage summary."""
-    by_split = dict(summaries)
+    by_split = {split: image_stats.Summary.empty() for split in splits}  # a split of no images has no key
+    by_split.update(summaries)
     directory = statistics_dir(output_dir)
     tf.io.gfile.makedirs(directory)
     stats = statistics_pb2.DatasetFeatureStatisticsList()

@@ -135,7 +135,7 @@ def test_dataflow_job_graph_builds_offline(tmp_path):
         "AnalyzeAndTransform/AnalyzeTrain",
         "AnalyzeAndTransform/TransformEval",
         "Statistics/SummarizeTest",
-        "Statistics/FindDuplicates/JoinNear",
+        "Statistics/FindDuplicates/Join",
         "Statistics/WriteStatistics",
     ):
         assert step in names
