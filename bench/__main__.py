@@ -32,6 +32,7 @@ from bench import (  # noqa: E402
     preprocessing,
     scale,
     serving,
+    statistics,
     time_to_accuracy,
     training,
 )
@@ -57,6 +58,7 @@ class Benchmark:
 
 FAST = {
     "preprocessing": Benchmark(_preprocessing, preprocessing.summary),
+    "statistics": Benchmark(lambda repeats: statistics.run(max(repeats, 2)), statistics.summary),
     "input_pipeline": Benchmark(lambda repeats: input_pipeline.run(repeats), input_pipeline.summary),
     "training": Benchmark(lambda repeats: training.run(max(repeats, 5)), training.summary),
     "serving": Benchmark(lambda repeats: serving.run(), serving.summary),

@@ -37,7 +37,8 @@ def _label_png(stats, class_names, path: str) -> None:
     axes.set_xticks(np.arange(features.NUM_CLASSES) + width * (len(stats.datasets) - 1) / 2)
     axes.set_xticklabels(class_names, rotation=30, ha="right")
     axes.set_ylabel("share of the split's images")
-    axes.legend()
+    axes.set_ylim(0, axes.get_ylim()[1] * 1.25)  # room for the legend above the bars
+    axes.legend(loc="upper center", ncol=len(stats.datasets))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     with tf.io.gfile.GFile(path, "wb") as f:

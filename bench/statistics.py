@@ -1,0 +1,72 @@
+"""Statistics and duplicate search: their share of the preprocessing time on Fashion-MNIST.
+
+Runs pipeline.preprocess on the real Fashion-MNIST files with statistics, the
+duplicate search and the report (the default) and with `--no-statistics --dedup
+off`, alternately, in this process; the ratio is (with - without) / without of
+the median wall times, and of the median CPU times (user + system: on a shared
+machine, less sensitive to other work). Target: <= 0.10.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import tempfile
+import time
+
+from bench import common
+from pipeline import job
+from pipeline.config import DEDUP_OFF, PreprocessConfig
+
+
+def run(repeats: int = 2, input_dir: str = common.FASHION_MNIST_DIR, beam_args: tuple = ()) -> dict:
+    work = tempfile.mkdtemp(prefix="bench-statistics-")
+    try:
+        leakage = {}
+
+        def with_statistics():
+            config = PreprocessConfig(input_dir, os.path.join(work, "on"), overwrite=True)
+            leakage.update(job.run_preprocessing(config, list(beam_args)).leakage)
+
+        def without():
+            config = PreprocessConfig(
+                input_dir, os.path.join(work, "off"), overwrite=True, statistics=False, dedup=DEDUP_OFF
+            )
+            job.run_preprocessing(config, list(beam_args))
+
+        timings = {"without": common.Timing("without", []), "with": common.Timing("with", [])}
+        cpu = {"without": common.Timing("without", []), "with": common.Timing("with", [])}
+        for _ in range(repeats):  # alternate, so drift in the machine's speed hits both alike
+            for name, fn in (("without", without), ("with", with_statistics)):
+                start, start_cpu = time.perf_counter(), _cpu_seconds()
+                fn()
+                timings[name].seconds.append(time.perf_counter() - start)
+                cpu[name].seconds.append(_cpu_seconds() - start_cpu)
+        base, full = timings["without"].median, timings["with"].median
+        return {
+            "without_s": base,
+            "with_s": full,
+            "cost_ratio": (full - base) / base,
+            "cpu_cost_ratio": (cpu["with"].median - cpu["without"].median) / cpu["without"].median,
+            "cpu_runs": {k: [round(s, 2) for s in t.seconds] for k, t in cpu.items()},
+            "leakage": leakage,
+            "runs": {k: [round(s, 2) for s in t.seconds] for k, t in timings.items()},
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process so far: less sensitive than wall time to a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summary(r: dict) -> str:
+    """run()'s result as a line of the benchmark table."""
+    return (
+        f"statistics + duplicate search: preprocessing {r['with_s']:.1f} s with, {r['without_s']:.1f} s without"
+        f" -> cost {100 * r['cost_ratio']:.1f}% of the wall time, {100 * r['cpu_cost_ratio']:.1f}% of the CPU"
+        " time (target <= 10%)"
+    )
