@@ -7,6 +7,8 @@ import re
 
 import tensorflow as tf
 
+from . import restore
+
 GLOBAL_STEP_KEY = "global_step"
 _LOG = tf.get_logger()
 
@@ -59,11 +61,13 @@ def _rebuild_state(model_dir: str) -> str | None:
 
 
 def global_step_of(checkpoint_path: str | None) -> int:
-    """The global_step stored in a checkpoint (0 for None or a checkpoint without one)."""
+    """The global_step stored in a checkpoint, name-based or object-based (0 for None or a
+    checkpoint without one)."""
     if not checkpoint_path:
         return 0
     try:
-        return int(tf.train.load_variable(checkpoint_path, GLOBAL_STEP_KEY))
+        key = restore.global_step_key(checkpoint_path)
+        return int(tf.train.load_variable(checkpoint_path, key)) if key else 0
     except (tf.errors.NotFoundError, ValueError):
         return 0
 

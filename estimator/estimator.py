@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import message as _proto_message
 
-from . import checkpoints, distributed, export_dirs
+from . import checkpoints, distributed, export_dirs, restore
 from . import export as export_lib
 from . import hooks as hooks_lib
 from .checkpoints import GLOBAL_STEP_KEY, global_step_of, latest_checkpoint
@@ -339,6 +339,8 @@ class Estimator:
             features, labels, input_hooks = self._input(input_fn, ModeKeys.EVAL)
             spec = self._call_model_fn(features, labels, ModeKeys.EVAL, self.config)
             self._maybe_warm_start(checkpoint_path)
+            if checkpoint_path:
+                self._check_restorable(checkpoint_path, spec.scaffold)
             metrics = dict(spec.eval_metric_ops)
             for reserved, what in ((LOSS_METRIC_KEY, "the mean loss"), (GLOBAL_STEP_KEY, "the global step")):
                 if reserved in metrics:
@@ -423,6 +425,8 @@ class Estimator:
                 )
             spec = self._call_model_fn(features, None, ModeKeys.PREDICT, self.config)
             self._maybe_warm_start(checkpoint_path)
+            if checkpoint_path:
+                self._check_restorable(checkpoint_path, spec.scaffold)
             predictions = _select(spec.predictions, predict_keys)
             session_creator = _v1.train.ChiefSessionCreator(
                 scaffold=self._scaffold(spec.scaffold),
@@ -624,7 +628,10 @@ class Estimator:
             global_step = _v1.train.get_or_create_global_step()
             features, labels, input_hooks = self._input(input_fn, ModeKeys.TRAIN)
             spec = self._call_model_fn(features, labels, ModeKeys.TRAIN, self.config)
-            self._maybe_warm_start(self.latest_checkpoint())
+            checkpoint_path = self.latest_checkpoint()
+            self._maybe_warm_start(checkpoint_path)
+            if checkpoint_path and config.is_chief:  # the chief restores; the others wait for it
+                self._check_restorable(checkpoint_path, spec.scaffold)
             if not any(s.op.name == "loss" for s in _v1.get_collection(_v1.GraphKeys.SUMMARIES)):
                 _v1.summary.scalar("loss", spec.loss)
             _v1.add_to_collection(_v1.GraphKeys.LOSSES, spec.loss)
@@ -664,6 +671,18 @@ class Estimator:
             if not steps_done:
                 _LOG.warning("Training with estimator made no steps. Perhaps input is empty or misspecified.")
         return loss
+
+    def _check_restorable(self, checkpoint_path: str, scaffold) -> None:
+        """Raises NotFoundError unless checkpoint_path restores every variable of the graph (see
+        restore.py); an object-based checkpoint gets a Saver of its keys (the SAVERS collection's,
+        which the scaffold takes)."""
+        options = {
+            "max_to_keep": self._config.keep_checkpoint_max,
+            "keep_checkpoint_every_n_hours": self._config.keep_checkpoint_every_n_hours,
+        }
+        object_saver = restore.check(checkpoint_path, _model_fn_saver(scaffold), options)
+        if object_saver is not None:
+            _v1.add_to_collection(_v1.GraphKeys.SAVERS, object_saver)
 
     def _scaffold(self, scaffold):
         """The model_fn's scaffold; unless it brings a saver, the default saver keeps
@@ -845,7 +864,9 @@ class Estimator:
         with tf.Graph().as_default() as graph:
             self._seed(graph)
             _v1.train.get_or_create_global_step()
+            before = len(_v1.global_variables())
             receiver = receiver_fn()
+            receiver_variables = _v1.global_variables()[before:]  # e.g. a transform graph's
             receiver_types = (
                 export_lib.ServingInputReceiver,
                 export_lib.TensorServingInputReceiver,
@@ -872,11 +893,19 @@ class Estimator:
             local_init_op = scaffold.local_init_op
             if local_init_op is None:
                 local_init_op = _v1.train.Scaffold.default_local_init_op()
+            receiver_refs = {v.ref() for v in receiver_variables}
+            model_variables = [v for v in _v1.global_variables() if v.ref() not in receiver_refs]
+            # An object-based checkpoint's Saver (its keys) also writes the export's variables.
+            object_saver = restore.check_export(
+                checkpoint_path, mode, model_variables, _model_fn_saver(scaffold), receiver_variables
+            )
+            export_saver = scaffold.saver or object_saver
             with _v1.Session(config=self._session_config) as session:
-                if scaffold.saver is not None:
-                    scaffold.saver.restore(session, checkpoint_path)
+                session.run(_v1.variables_initializer(receiver_variables))  # from their own assets
+                if export_saver is not None:
+                    export_saver.restore(session, checkpoint_path)
                 else:
-                    _restore(session, checkpoint_path)
+                    _v1.train.Saver(model_variables, sharded=True).restore(session, checkpoint_path)
                 if spec.train_op is not None:
                     _v1.add_to_collection(_TRAIN_OP_COLLECTION, spec.train_op)
                 meta_graph = dict(
@@ -884,7 +913,7 @@ class Estimator:
                     signature_def_map=signatures,
                     assets_collection=_v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS),
                     main_op=local_init_op,
-                    saver=scaffold.saver,
+                    saver=export_saver,
                     strip_default_attrs=strip_default_attrs,
                 )
                 if save_variables:
@@ -959,16 +988,9 @@ def _unbatch(batch: dict):
         yield {k: v[i] for k, v in batch.items()}
 
 
-def _restore(session, checkpoint_path: str) -> None:
-    """Restores the checkpoint's variables; initializes any others (e.g. a transform's)."""
-    in_checkpoint = {name for name, _ in tf.train.list_variables(checkpoint_path)}
-    variables = _v1.global_variables()
-    restored = [v for v in variables if v.op.name in in_checkpoint]
-    others = [v for v in variables if v.op.name not in in_checkpoint]
-    if others:
-        _LOG.info(
-            "initializing %d variables not in the checkpoint: %s", len(others), [v.op.name for v in others]
-        )
-        session.run(_v1.variables_initializer(others))
-    if restored:
-        _v1.train.Saver(restored, sharded=True).restore(session, checkpoint_path)
+def _model_fn_saver(scaffold):
+    """The Saver the model_fn brought (its scaffold's, or one it put in the SAVERS collection), if any."""
+    if scaffold.saver is not None:
+        return scaffold.saver
+    savers = _v1.get_collection(_v1.GraphKeys.SAVERS)
+    return savers[0] if len(savers) == 1 else None

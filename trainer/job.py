@@ -33,7 +33,8 @@ from trainer import hparams as hparams_lib
 
 _LOG = logging.getLogger("trainer")
 _EXPORT_MINUTES = 30  # in a cluster, a temp export younger than this may be the evaluator's, in progress
-# What tf.compat.v1's Saver says when a checkpoint lacks one of the graph's variables.
+# What tf.compat.v1's Saver and the Estimator's restore check say when a checkpoint lacks one of
+# the graph's variables (a NotFoundError; a ValueError from an export).
 _MISSING_KEY = re.compile(r"Key (\S+) not found in checkpoint")
 
 
@@ -89,14 +90,19 @@ def check_job_dir(job_dir: str, hparams: hparams_lib.HParams) -> None:
         )
 
 
-def _check_restored(error: tf.errors.OpError, job_dir: str, model_name: str) -> None:
+def _check_restored(error: Exception, job_dir: str, model_name: str) -> None:
     """Raises ConfigError if `error` is a checkpoint of another network layout failing to restore.
 
     A job dir written by an earlier version of the same --model (the `fast`
     network's batch norm got new names when it moved after pooling) passes
     `check_job_dir` and then fails in the Saver's restore.
     """
-    missing = _MISSING_KEY.search(error.message) if isinstance(error, tf.errors.NotFoundError) else None
+    if isinstance(error, tf.errors.NotFoundError):
+        missing = _MISSING_KEY.search(error.message)
+    elif isinstance(error, ValueError):  # an export's "Could not load all requested variables"
+        missing = _MISSING_KEY.search(str(error))
+    else:
+        missing = None
     if missing:
         raise ConfigError(
             f"{job_dir}: its checkpoint lacks variable {missing.group(1)!r} of --model {model_name}"
@@ -283,6 +289,9 @@ def _failures_explained(plan: _Plan):
         data.check_unchanged(plan.data_dir, plan.manifest, plan.identity)  # files vanished or changed
         if isinstance(error, tf.errors.DataLossError):
             data.find_corrupt_shard(plan.data_dir, plan.manifest)  # tf.data does not say which file
+        _check_restored(error, plan.job_dir, plan.hparams.model)
+        raise
+    except ValueError as error:  # an export's restore
         _check_restored(error, plan.job_dir, plan.hparams.model)
         raise
 
