@@ -18,30 +18,93 @@ _LISTED = re.compile(rf"{re.escape(CHECKPOINT_PREFIX)}-(\d+)\.index")
 
 
 def latest_checkpoint(model_dir: str) -> str | None:
-    """The newest checkpoint in `model_dir`, also when the directory was moved or its state file is bad.
+    """The newest checkpoint in `model_dir`, also when the directory was copied or moved, or its
+    state file is bad.
 
-    A `checkpoint` state file written elsewhere may name absolute paths; those are
-    looked for in `model_dir` by their base name. A state file that does not parse
-    (TensorFlow then reports no checkpoint at all, and training would silently
-    start again from step 0 beside the old checkpoints) is rebuilt from the
-    model.ckpt-<step> files found by listing model_dir, with a warning; so is one
-    of bytes that are not text, or one naming no checkpoint, on which TensorFlow's
-    reader raises.
+    A `checkpoint` state file written elsewhere (another machine's disk, gs://old-bucket/...;
+    TF1 Savers and tf.estimator 2.15's object-based ones wrote absolute paths) names files
+    at the old place: model_dir's own file of that name is taken instead, said once in the
+    log (tf.estimator 2.15 failed: "The passed save_path is not a valid checkpoint", or read
+    the old place's files while they existed). A state file that does not parse (TensorFlow
+    then reports no checkpoint at all, and training would silently start again from step 0
+    beside the old checkpoints) is rebuilt from the model.ckpt-<step> files found by listing
+    model_dir, with a warning; so is one of bytes that are not text, or one naming no
+    checkpoint, on which TensorFlow's reader raises.
     """
     if not model_dir:
         return None
-    try:
-        path = tf.train.latest_checkpoint(model_dir)
-        state = None if path else tf.train.get_checkpoint_state(model_dir)
-    except ValueError:  # UnicodeDecodeError (binary garbage), or no model_checkpoint_path in it
-        return _rebuild_state(model_dir)
-    if path:
-        return path
-    if state and state.model_checkpoint_path:
-        moved = os.path.join(model_dir, os.path.basename(state.model_checkpoint_path))
-        if tf.io.gfile.exists(moved + ".index"):
-            return moved
+    state = _state(model_dir)
+    if state is not None and state.model_checkpoint_path:
+        path = state.model_checkpoint_path
+        own = _join(model_dir, _basename(path))
+        if _exists(own):
+            if not _in_dir(path, model_dir):
+                _report_moved(model_dir, path, own)
+            return own
+        if _exists(path):
+            return path
     return _rebuild_state(model_dir)
+
+
+def adopt_moved_state(model_dir: str) -> None:
+    """Before training: a state file naming checkpoints at another place is rewritten to name
+    model_dir's own copies of them, so that the Saver restores those and, removing old
+    checkpoints (keep_checkpoint_max), never deletes files at the old place."""
+    state = _state(model_dir)
+    if state is None or not state.model_checkpoint_path:
+        return
+    paths = [state.model_checkpoint_path, *state.all_model_checkpoint_paths]
+    if all(_in_dir(path, model_dir) for path in paths):
+        return
+    latest = _basename(state.model_checkpoint_path)
+    if not _exists(_join(model_dir, latest)):
+        return
+    kept = [_basename(p) for p in state.all_model_checkpoint_paths if _exists(_join(model_dir, _basename(p)))]
+    _report_moved(model_dir, state.model_checkpoint_path, _join(model_dir, latest))
+    tf.compat.v1.train.update_checkpoint_state(model_dir, latest, all_model_checkpoint_paths=kept or [latest])
+
+
+_reported_moves: set[tuple[str, str]] = set()
+
+
+def _report_moved(model_dir: str, old: str, own: str) -> None:
+    if (model_dir, old) not in _reported_moves:
+        _reported_moves.add((model_dir, old))
+        _LOG.info(
+            "%s: its checkpoint state file names %s (written at another place): using this dir's own %s",
+            model_dir,
+            old,
+            own,
+        )
+
+
+def _state(model_dir: str):
+    try:
+        return tf.train.get_checkpoint_state(model_dir)
+    except (tf.errors.OpError, ValueError):  # an unreadable state file: rebuilt by _rebuild_state
+        return None
+
+
+def _join(directory: str, name: str) -> str:
+    return directory.rstrip("/") + "/" + name
+
+
+def _basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _in_dir(path: str, model_dir: str) -> bool:
+    """Whether a path of the state file names a file of model_dir (a relative path always does)."""
+    if "/" not in path:
+        return True
+    parent = path.rstrip("/").rsplit("/", 1)[0]
+    if "://" in parent or "://" in model_dir:
+        return parent.rstrip("/") == model_dir.rstrip("/")
+    return os.path.abspath(parent) == os.path.abspath(model_dir)
+
+
+def _exists(checkpoint_path: str) -> bool:
+    return tf.io.gfile.exists(checkpoint_path + ".index")
 
 
 def _rebuild_state(model_dir: str) -> str | None:

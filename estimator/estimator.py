@@ -287,6 +287,7 @@ class Estimator:
         hooks = _check_hooks(hooks)
         saving_listeners = _check_listeners(saving_listeners)
         if self._config.is_chief:
+            checkpoints.adopt_moved_state(self.model_dir)  # a copied dir resumes from its own files
             checkpoints.newest_readable_checkpoint(self.model_dir)  # skips a checkpoint a crash truncated
         if max_steps is not None:
             start = global_step_of(self.latest_checkpoint())

@@ -44,16 +44,12 @@ _XFAIL = {
         if kind.v1 and _V1 is None
     },
 }
-# Not strict: predicting passes, training a dir whose state file names another place does not yet.
-_MOVED = "its checkpoint state file names /mnt/old-machine: a copied dir does not resume yet"
 
 
 def _kinds(receiver_only: bool = False):
     return [
         pytest.param(name, marks=pytest.mark.xfail(reason=_XFAIL[name], strict=True))
         if name in _XFAIL
-        else pytest.param(name, marks=pytest.mark.xfail(reason=_MOVED))
-        if name == "keras_checkpoint"
         else name
         for name, kind in kinds.KINDS.items()
         if kind.receiver or not receiver_only
