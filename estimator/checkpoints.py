@@ -129,7 +129,11 @@ def global_step_of(checkpoint_path: str | None) -> int:
     if not checkpoint_path:
         return 0
     try:
-        key = restore.global_step_key(checkpoint_path)
+        return int(tf.train.load_variable(checkpoint_path, GLOBAL_STEP_KEY))
+    except (tf.errors.NotFoundError, ValueError):
+        pass
+    try:
+        key = restore.global_step_key(checkpoint_path)  # an object-based checkpoint's
         return int(tf.train.load_variable(checkpoint_path, key)) if key else 0
     except (tf.errors.NotFoundError, ValueError):
         return 0

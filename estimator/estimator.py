@@ -903,10 +903,12 @@ class Estimator:
             export_saver = scaffold.saver or object_saver
             with _v1.Session(config=self._session_config) as session:
                 session.run(_v1.variables_initializer(receiver_variables))  # from their own assets
-                if export_saver is not None:
-                    export_saver.restore(session, checkpoint_path)
-                else:
-                    _v1.train.Saver(model_variables, sharded=True).restore(session, checkpoint_path)
+                try:
+                    (export_saver or _v1.train.Saver(model_variables, sharded=True)).restore(
+                        session, checkpoint_path
+                    )
+                except tf.errors.NotFoundError as e:
+                    raise restore.export_restore_error(checkpoint_path, mode, e) from None
                 if spec.train_op is not None:
                     _v1.add_to_collection(_TRAIN_OP_COLLECTION, spec.train_op)
                 meta_graph = dict(

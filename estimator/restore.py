@@ -33,8 +33,8 @@ from google.protobuf import descriptor_pool, message_factory
 _v1 = tf.compat.v1
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"  # the object graph of an object-based checkpoint
 VARIABLE_VALUE = "VARIABLE_VALUE"  # the attribute of a variable's node in an object graph
-# A partition of a PartitionedVariable, <full name>/part_<k>, or a slot of one, <full name>/part_<k>/<slot>.
-_PART = re.compile(r"/part_\d+(?=/|$)")
+_PART = re.compile(r"/part_\d+$")  # a partition of a PartitionedVariable: <full name>/part_<k>
+_PART_SLOT = re.compile(r"/part_\d+/")  # e.g. an optimizer slot of a partition
 _SHOWN = 20  # missing keys named in a message, at most
 
 
@@ -71,14 +71,26 @@ def object_names(checkpoint_path: str) -> dict[str, str]:
     }
 
 
-def variable_key(variable, keys) -> str:
+def variable_key(variable, keys) -> str | None:
     """The checkpoint key a graph variable restores from: its name, or for a partition
-    (`<name>/part_<k>`, any partitioning) the whole variable's name (for an optimizer slot of
-    one, `<name>/<slot>`)."""
+    (`<name>/part_<k>`, any partitioning) the whole variable's name; None for a variable
+    inside a partition's scope (an optimizer slot of one: its key, made by the Saver from
+    the partition's private slice information, cannot be told from names, so the Saver's
+    own restore checks it)."""
     name = variable.op.name
-    if name not in keys and _PART.search(name):
-        return _PART.sub("", name, count=1)
+    if name in keys:
+        return name
+    if _PART.search(name):
+        return _PART.sub("", name)
+    if _PART_SLOT.search(name):
+        return None
     return name
+
+
+def is_partition(variable) -> bool:
+    """Whether a graph variable is a part of a partitioned variable (or lives in one's scope)."""
+    name = variable.op.name
+    return bool(_PART.search(name) or _PART_SLOT.search(name))
 
 
 def saver_keys(saver) -> set[str] | None:
@@ -134,7 +146,7 @@ def plan(checkpoint_path: str, variables=None, saver=None, saver_options=None, u
         return Plan(None, sorted(k for k in needed if k not in keys), len(needed), is_object_based(keys))
     if is_object_based(keys):
         return _object_plan(checkpoint_path, variables, saver_options or {}, unchecked)
-    needed = {variable_key(v, keys) for v in variables}
+    needed = {variable_key(v, keys) for v in variables} - {None}
     return Plan(None, sorted(k for k in needed if k not in keys), len(needed), False)
 
 
@@ -214,6 +226,15 @@ def check_export(checkpoint_path: str, mode: str, variables, saver=None, uncheck
             f"`{checkpoint_path}` stopped; nothing was exported. {describe(checkpoint_path, result)}"
         )
     return result.saver
+
+
+def export_restore_error(checkpoint_path: str, mode: str, error: tf.errors.NotFoundError) -> ValueError:
+    """The ValueError of an export whose Saver found a key missing that `check_export` could
+    not see (a slot of a partitioned variable), as tf.estimator 2.15 raised it."""
+    return ValueError(
+        f"Could not load all requested variables from checkpoint. Exporting mode `{mode}` from "
+        f"`{checkpoint_path}` stopped; nothing was exported. The Saver said: {error.message}"
+    )
 
 
 def global_step_key(checkpoint_path: str) -> str | None:
