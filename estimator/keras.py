@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from . import checkpoints, keras_compile
+from . import checkpoints, keras_compile, object_graph, restore
 from . import export as export_lib
 from .estimator import Estimator, WarmStartSettings
 from .mode_keys import ModeKeys
@@ -86,10 +86,13 @@ def model_to_estimator(
         `tf_keras.models.save_model` (HDF5, SavedModel or .keras).
       custom_objects: {name: class or function} the model's config refers to.
       model_dir, config: as for `Estimator` (they may not disagree).
-      checkpoint_format: "saver" (name-based checkpoints: variable names such as
-        "dense/kernel", readable with `tf.train.load_variable`). "checkpoint"
-        (2.15: object-based checkpoints for keras `load_weights`) is accepted but
-        also writes name-based checkpoints, with a warning.
+      checkpoint_format: "saver" (the default here: name-based checkpoints, variable
+        names such as "dense/kernel", readable with `tf.train.load_variable`), or
+        "checkpoint" / None (tf.estimator 2.15's default: training writes object-based
+        checkpoints, keys such as "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+        with their object graph, as 2.15 wrote them, for Keras `load_weights`). A model
+        dir keeps the format of its checkpoints: a dir of either format resumes with
+        either value.
       metric_names_map: {Keras metric name: evaluation key}; must name every
         compiled metric.
       export_outputs: {output name: an `export.ExportOutput` class}: an extra
@@ -125,23 +128,22 @@ def model_to_estimator(
     subclassed = not (isinstance(keras_model, tf_keras.Sequential) or _is_functional(keras_model))
     if subclassed:
         _check_cloneable(keras_model, custom_objects)
-    if checkpoint_format != "saver":
-        if subclassed:
-            raise ValueError("Object-based checkpoints are currently not supported with subclassed models.")
-        _LOG.warning(
-            "checkpoint_format=%r: this runtime writes name-based (tf.compat.v1.train.Saver) checkpoints only; "
-            "read them with tf.train.load_variable or Estimator.get_variable_value, not Model.load_weights",
-            checkpoint_format,
-        )
+    if checkpoint_format != "saver" and subclassed:
+        raise ValueError("Object-based checkpoints are currently not supported with subclassed models.")
 
     config, model_dir = _resolve_model_dir(config, model_dir)
     builder = _ModelBuilder(
         keras_model, subclassed, custom_objects, keras_compile.compile_args(keras_model), metric_names_map
     )
     export_classes = dict(export_outputs or {})
+    object_based = checkpoint_format != "saver"
 
-    def model_fn(features, labels, mode):
-        return builder.spec(features, labels, mode, export_classes)
+    def model_fn(features, labels, mode, config):
+        spec = builder.spec(features, labels, mode, export_classes)
+        # Training writes the checkpoints; the other modes read either format (estimator.restore).
+        if object_based and mode == ModeKeys.TRAIN and _writes_object_keys(config.model_dir):
+            spec = spec._replace(scaffold=_v1.train.Scaffold(saver=builder.object_saver(config)))
+        return spec
 
     warm_start = None
     if subclassed:
@@ -173,6 +175,13 @@ def _resolve_model_dir(config, model_dir) -> tuple[RunConfig, str]:
         model_dir = tempfile.mkdtemp()
         _LOG.warning("Using temporary folder as model directory: %s", model_dir)
     return config.replace(model_dir=model_dir), model_dir
+
+
+def _writes_object_keys(model_dir: str) -> bool:
+    """Whether checkpoint_format="checkpoint" saves object-based keys in model_dir: unless it
+    already holds a name-based checkpoint (which then keeps its format)."""
+    latest = checkpoints.latest_checkpoint(model_dir)
+    return latest is None or restore.is_object_based(restore.checkpoint_keys(latest))
 
 
 def _is_functional(model) -> bool:
@@ -235,6 +244,18 @@ class _ModelBuilder:
         self.custom_objects = dict(custom_objects or {})
         self.compiled = compiled
         self.metric_names_map = metric_names_map
+        self.last_model = self.last_optimizer = None
+
+    def object_saver(self, config):
+        """A Saver of the graph's model, optimizer and global step under 2.15's object keys (see
+        object_graph.py), keeping config.keep_checkpoint_max checkpoints."""
+        return object_graph.keras_saver(
+            self.last_model,
+            self.last_optimizer,
+            _v1.train.get_or_create_global_step(),
+            max_to_keep=config.keep_checkpoint_max,
+            keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
+        )
 
     def clone(self):
         """A copy of the model with new variables in the default graph."""
@@ -262,6 +283,7 @@ class _ModelBuilder:
         names = self._input_names(features) if isinstance(features, dict) else None
         inputs = _ordered_tensors(features, names, "features", "inputs")
         model = self.clone()
+        self.last_model, self.last_optimizer = model, None  # for object_saver, in the same graph
         outputs = model(inputs[0] if len(inputs) == 1 else inputs, training=mode == ModeKeys.TRAIN)
         outputs = tf.nest.flatten(outputs)
         output_names = self._output_names(self.keras_model if self.keras_model.built else model, len(outputs))
@@ -306,7 +328,9 @@ class _ModelBuilder:
 
         global_step = _v1.train.get_or_create_global_step()
         with tf.name_scope("training"):
-            step = compiled.make_optimizer.minimize(loss, model.trainable_weights, global_step)
+            step, self.last_optimizer = compiled.make_optimizer.build(
+                loss, model.trainable_weights, global_step
+            )
         layer_updates = model.get_updates_for(None) + model.get_updates_for(inputs)
         return EstimatorSpec(mode, loss=loss, train_op=tf.group(step, *layer_updates))
 

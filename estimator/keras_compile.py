@@ -108,11 +108,16 @@ class OptimizerFactory:
 
     def minimize(self, loss: tf.Tensor, variables: list, global_step: tf.Variable) -> tf.Operation:
         """An op applying one step of the optimizer to `variables` and incrementing global_step."""
+        return self.build(loss, variables, global_step)[0]
+
+    def build(self, loss: tf.Tensor, variables: list, global_step: tf.Variable):
+        """(the op of `minimize`, the optimizer object it made in the graph)."""
         if self._tf1_optimizer is not None:
-            return self._tf1_optimizer.minimize(loss, global_step=global_step, var_list=variables)
+            op = self._tf1_optimizer.minimize(loss, global_step=global_step, var_list=variables)
+            return op, self._tf1_optimizer
         optimizer = self._keras_class.from_config(self._keras_config)
         optimizer.iterations = global_step  # apply_gradients increments it
-        return tf.group(*optimizer.get_updates(loss, variables))
+        return tf.group(*optimizer.get_updates(loss, variables)), optimizer
 
 
 # ----------------------------------------------------------------------------------- losses
