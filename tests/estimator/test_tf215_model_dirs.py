@@ -27,33 +27,16 @@ from tests.fixtures.tf215 import kinds
 
 FIXTURES = os.path.dirname(os.path.abspath(kinds.__file__))
 TF215_PYTHON = "/tmp/tf215/bin/python"
-_V1 = getattr(getattr(tfe, "compat", None), "v1", None)
 RT = kinds.Runtime(
     tf=tf,
     estimator=tfe,
-    estimator_v1=_V1,
+    estimator_v1=tfe.compat.v1,
     keras=tf_keras,
     model_to_estimator=tfe.model_to_estimator,
     rnn_classifier=tfe.experimental.RNNClassifier,
 )
-# What still fails, and why (the test passes once the reason is gone: strict).
-_XFAIL = {
-    **{
-        name: "tf.compat.v1.estimator's classes (v1 slots and partitions) are estimator.compat.v1's, not landed"
-        for name, kind in kinds.KINDS.items()
-        if kind.v1 and _V1 is None
-    },
-}
-
-
-def _kinds(receiver_only: bool = False):
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(reason=_XFAIL[name], strict=True))
-        if name in _XFAIL
-        else name
-        for name, kind in kinds.KINDS.items()
-        if kind.receiver or not receiver_only
-    ]
+ALL = list(kinds.KINDS)
+EXPORTED = [name for name, kind in kinds.KINDS.items() if kind.receiver]
 
 
 def golden(name: str) -> dict:
@@ -89,7 +72,7 @@ def assert_predictions(predictions: dict, expected: dict, what: str) -> None:
         assert_close(predictions[key], value, 1e-5, f"{what}: {key}")
 
 
-@pytest.mark.parametrize("name", _kinds())
+@pytest.mark.parametrize("name", ALL)
 def test_predict_and_evaluate_equal_2_15s(name, tmp_path):
     kind, expected = kinds.KINDS[name], golden(name)
     est = kind.build(RT, copy_model_dir(name, tmp_path))
@@ -102,7 +85,7 @@ def test_predict_and_evaluate_equal_2_15s(name, tmp_path):
     assert_predictions(stacked, expected["predictions"], "predict")
 
 
-@pytest.mark.parametrize("name", _kinds())
+@pytest.mark.parametrize("name", ALL)
 def test_train_resumes_as_2_15_continued(name, tmp_path):
     """Weights and optimizer slots restored: the 10 more steps (losses, every tensor after)
     equal 2.15's own; the checkpoint written has 2.15's keys, shapes and dtypes."""
@@ -120,7 +103,7 @@ def test_train_resumes_as_2_15_continued(name, tmp_path):
             assert_close(reader.get_tensor(key), after[key], 1e-4, key)
 
 
-@pytest.mark.parametrize("name", _kinds(receiver_only=True))
+@pytest.mark.parametrize("name", EXPORTED)
 def test_export_serves_as_predict_with_ops_tf_2_15_knows(name, tmp_path):
     kind, expected = kinds.KINDS[name], golden(name)
     est = kind.build(RT, copy_model_dir(name, tmp_path))
@@ -132,7 +115,7 @@ def test_export_serves_as_predict_with_ops_tf_2_15_knows(name, tmp_path):
     assert not unknown, f"ops TF 2.15 does not register: {sorted(unknown)}"
 
 
-@pytest.mark.parametrize("name", [name for name, kind in kinds.KINDS.items() if kind.receiver])
+@pytest.mark.parametrize("name", EXPORTED)
 def test_2_15_export_serves_here(name):
     expected = golden(name)["serving"]
     outputs = serve(os.path.join(FIXTURES, name, "saved_model"), expected["signature"], kinds.KINDS[name])
@@ -190,6 +173,30 @@ def test_best_exporter_continues_a_2_15_dirs_export_history(tmp_path):
     assert len(new_exports) == len(old_exports) + beats_history
 
 
+def test_model_to_estimator_writes_2_15s_object_based_checkpoints(tmp_path):
+    """checkpoint_format="checkpoint" (2.15's default) on a new dir: the keys, shapes and dtypes
+    2.15 wrote, and an object graph Keras load_weights reads; the dir then resumes."""
+    model_dir = str(tmp_path / "new")
+    config = kinds._config(RT)
+    kind = kinds.KINDS["keras_checkpoint"]
+    est = tfe.model_to_estimator(
+        kinds.keras_model(RT), model_dir=model_dir, config=config, checkpoint_format="checkpoint"
+    )
+    est.train(kinds.input_fn(RT, kind, "train"), steps=2)
+    checkpoint = est.latest_checkpoint()
+    assert checkpoint_variables(checkpoint) == golden("keras_checkpoint")["variables"]
+    reader = tf.train.load_checkpoint(checkpoint)
+    model = kinds.keras_model(RT)  # made eagerly, after the Estimator's graphs
+    model.load_weights(checkpoint).expect_partial()
+    kernel = reader.get_tensor("layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE")
+    np.testing.assert_array_equal(model.get_layer("hidden").kernel.numpy(), kernel)
+    moving = reader.get_tensor("layer_with_weights-1/moving_variance/.ATTRIBUTES/VARIABLE_VALUE")
+    np.testing.assert_array_equal(model.get_layer("norm").moving_variance.numpy(), moving)
+    est.train(kinds.input_fn(RT, kind, "train"), steps=1)
+    assert checkpoint_variables(est.latest_checkpoint()) == golden("keras_checkpoint")["variables"]
+    assert est.evaluate(kinds.input_fn(RT, kind, "eval"))["global_step"] == 3
+
+
 def serve(path: str, signature: str, kind: kinds.Kind) -> dict:
     """What an export's signature returns on the predict split ({key: numpy})."""
     loaded = tf.saved_model.load(path)
@@ -214,34 +221,29 @@ def tf215_ops() -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(TF215_PYTHON), reason="the TF 2.15 reference venv is not here")
-def test_exports_written_here_serve_in_tf_2_15(tmp_path):
-    """Serving rollback, for real: TF 2.15's tf.saved_model.load serves this runtime's exports
-    as 2.15's own exports of the same checkpoints served."""
-    paths = {}
+def test_tf_2_15_serves_the_exports_and_reads_the_checkpoints_written_here(tmp_path):
+    """Rollback, for real: in the reference venv, TF 2.15 serves this runtime's exports of the
+    golden checkpoints as it served its own, and tf.estimator 2.15 evaluates the checkpoints
+    this runtime wrote (10 steps resumed) as this runtime does."""
+    runs, here = {}, {}
     for name, kind in kinds.KINDS.items():
-        if kind.receiver and name not in _XFAIL:
-            est = kind.build(RT, copy_model_dir(name, tmp_path))
-            paths[name] = est.export_saved_model(
-                str(tmp_path / "export" / name), kinds.receiver_fn(RT, kind)
-            ).decode()
-    script = (
-        "import json, sys, numpy as np, tensorflow as tf\n"
-        "sys.path.insert(0, sys.argv[1]); import kinds, make_fixtures\n"
-        "rt = make_fixtures.runtime(); out = {}\n"
-        "for name, path in json.loads(sys.argv[2]).items():\n"
-        "    kind = kinds.KINDS[name]\n"
-        "    signature = 'predict' if kind.receiver == 'parsing' else 'serving_default'\n"
-        "    inputs = {k: tf.constant(v) for k, v in kinds.serving_input(rt, kind).items()}\n"
-        "    result = tf.saved_model.load(path).signatures[signature](**inputs)\n"
-        "    out[name] = make_fixtures.plain({k: v.numpy() for k, v in result.items()})\n"
-        "print(json.dumps(out))\n"
-    )
+        est = kind.build(RT, copy_model_dir(name, tmp_path))
+        runs[name] = {"model_dir": est.model_dir}
+        if kind.receiver:
+            export = est.export_saved_model(str(tmp_path / "export" / name), kinds.receiver_fn(RT, kind))
+            runs[name]["export"] = export.decode()
+        est.train(kinds.input_fn(RT, kind, "train"), steps=kinds.MORE_STEPS)
+        here[name] = est.evaluate(kinds.input_fn(RT, kind, "eval"), name="here")
+    (tmp_path / "runs.json").write_text(json.dumps(runs))
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [TF215_PYTHON, "-c", script, FIXTURES, json.dumps(paths)], capture_output=True, text=True, env=env
-    )
+    script = os.path.join(FIXTURES, "make_fixtures.py")
+    args = ["--rollback", str(tmp_path / "runs.json"), "--out", str(tmp_path / "tf215.json")]
+    done = subprocess.run([TF215_PYTHON, script, *args], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    served = json.loads(done.stdout.splitlines()[-1])
-    for name in paths:
-        for key, value in golden(name)["serving"]["outputs"].items():
-            assert_close(served[name][key], value, 1e-5, f"{name}: {key} served by TF 2.15")
+    seen = json.loads((tmp_path / "tf215.json").read_text())
+    for name in kinds.KINDS:
+        for key, value in golden(name).get("serving", {}).get("outputs", {}).items():
+            assert_close(seen[name]["serving"][key], value, 1e-5, f"{name}: {key} served by TF 2.15")
+        assert sorted(seen[name]["eval"]) == sorted(here[name]), name
+        for key, value in here[name].items():
+            assert_close(seen[name]["eval"][key], value, 1e-5, f"{name}: {key} of 2.15's evaluation")
