@@ -48,7 +48,17 @@ def object_graph_class():
 
 def checkpoint_keys(checkpoint_path: str) -> dict[str, list[int]]:
     """{key: shape} of the tensors a checkpoint holds (read from its index, no graph)."""
-    return dict(tf.train.list_variables(checkpoint_path))
+    try:
+        return dict(tf.train.list_variables(checkpoint_path))
+    except ValueError:  # a prefix its file system also calls a directory (ram://): read it as a prefix
+        return _v1.train.NewCheckpointReader(checkpoint_path).get_variable_to_shape_map()
+
+
+def _tensor(checkpoint_path: str, key: str):
+    try:
+        return tf.train.load_variable(checkpoint_path, key)
+    except ValueError:  # as in checkpoint_keys
+        return _v1.train.NewCheckpointReader(checkpoint_path).get_tensor(key)
 
 
 def is_object_based(keys) -> bool:
@@ -62,7 +72,7 @@ def object_names(checkpoint_path: str) -> dict[str, str]:
     a name-based one)."""
     if not is_object_based(checkpoint_keys(checkpoint_path)):
         return {}
-    graph = object_graph_class().FromString(tf.train.load_variable(checkpoint_path, OBJECT_GRAPH_KEY))
+    graph = object_graph_class().FromString(_tensor(checkpoint_path, OBJECT_GRAPH_KEY))
     return {
         attribute.full_name: attribute.checkpoint_key
         for node in graph.nodes
@@ -157,9 +167,7 @@ def _object_plan(checkpoint_path: str, variables, saver_options: dict, unchecked
         return Plan(None, missing, len(variables), True)
     var_list = {v.op.name: v for v in unchecked}
     var_list.update({names[v.op.name]: v for v in variables})
-    var_list[OBJECT_GRAPH_KEY] = object_graph_variable(
-        tf.train.load_variable(checkpoint_path, OBJECT_GRAPH_KEY)
-    )
+    var_list[OBJECT_GRAPH_KEY] = object_graph_variable(_tensor(checkpoint_path, OBJECT_GRAPH_KEY))
     options = {"sharded": True, "save_relative_paths": True, **saver_options}
     return Plan(_v1.train.Saver(var_list, **options), [], len(variables), True)
 

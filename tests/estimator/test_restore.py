@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import estimator as tfe
-from estimator import restore
+from estimator import distributed, restore
 from tests.estimator import models
 
 v1 = tf.compat.v1
@@ -91,6 +91,18 @@ def test_train_and_evaluate_stops_before_any_evaluation_or_export(trained_dir):
         )
     assert not os.path.exists(os.path.join(trained_dir, "export"))
     assert not os.path.exists(os.path.join(trained_dir, "eval"))
+
+
+def test_the_evaluator_task_stops_too(trained_dir):
+    """A distributed evaluator does not skip a checkpoint that exists but lacks a variable."""
+    est = _grown(trained_dir)
+    eval_spec = tfe.EvalSpec(models.eval_input_fn, start_delay_secs=0, throttle_secs=0)
+
+    def evaluate(path, is_final):
+        return est.evaluate(models.eval_input_fn, checkpoint_path=path), []
+
+    with pytest.raises(tf.errors.NotFoundError, match="Key extra/bias not found in checkpoint"):
+        distributed.run_evaluator(est, evaluate, eval_spec, max_steps=10)
 
 
 def test_a_receivers_own_variables_are_initialized_not_restored(trained_dir, tmp_path):
