@@ -54,6 +54,14 @@ def checkpoint_keys(checkpoint_path: str) -> dict[str, list[int]]:
         return _v1.train.NewCheckpointReader(checkpoint_path).get_variable_to_shape_map()
 
 
+def _readable(checkpoint_path: str) -> bool:
+    try:
+        checkpoint_keys(checkpoint_path)
+        return True
+    except (tf.errors.OpError, ValueError):
+        return False
+
+
 def _tensor(checkpoint_path: str, key: str):
     try:
         return tf.train.load_variable(checkpoint_path, key)
@@ -142,7 +150,8 @@ def plan(checkpoint_path: str, variables=None, saver=None, saver_options=None, u
     Args:
       checkpoint_path: the checkpoint to restore.
       variables: the graph variables to restore (default: all global variables).
-      saver: the model_fn's own Saver, when it brought one: its keys are what restores.
+      saver: the model_fn's own Saver, when it brought one: its keys are what restores (one
+        not built yet is left to check itself when it restores).
       saver_options: keyword arguments of the Saver made for an object-based checkpoint
         (max_to_keep, keep_checkpoint_every_n_hours, ...).
       unchecked: variables that Saver also saves, by name, but does not need in the
@@ -151,8 +160,10 @@ def plan(checkpoint_path: str, variables=None, saver=None, saver_options=None, u
     keys = checkpoint_keys(checkpoint_path)
     if variables is None:
         variables = _v1.global_variables()
-    if saver is not None and saver_keys(saver) is not None:
+    if saver is not None:
         needed = saver_keys(saver)
+        if needed is None:  # not built yet (defer_build): its own restore checks it
+            return Plan(None, [], 0, is_object_based(keys))
         return Plan(None, sorted(k for k in needed if k not in keys), len(needed), is_object_based(keys))
     if is_object_based(keys):
         return _object_plan(checkpoint_path, variables, saver_options or {}, unchecked)
@@ -211,6 +222,8 @@ def check(checkpoint_path: str, saver=None, saver_options=None):
     Raises:
       tf.errors.NotFoundError: naming every missing key and the checkpoint.
     """
+    if not _readable(checkpoint_path):
+        return None  # the Saver says it as 2.15 did: "The passed save_path is not a valid checkpoint"
     result = plan(checkpoint_path, saver=saver, saver_options=saver_options)
     if result.missing:
         raise tf.errors.NotFoundError(
@@ -227,6 +240,8 @@ def check_export(checkpoint_path: str, mode: str, variables, saver=None, uncheck
       ValueError: "Could not load all requested variables from checkpoint", naming the
         mode, the checkpoint and every missing key.
     """
+    if not _readable(checkpoint_path):
+        return None  # as in check
     result = plan(checkpoint_path, variables, saver, {"max_to_keep": None}, unchecked)
     if result.missing:
         raise ValueError(
