@@ -1,15 +1,15 @@
-"""Time to accuracy: today's default training job against the new default, in one run.
+"""Time to accuracy: the earlier default training job against the new default, in one run.
 
 Both are `python -m trainer.task` runs, as a user types them, to the end of their
 fixed schedules on the same preprocessed Fashion-MNIST, one after the other on
 the same machine; each is timed from process start to exit, so start-up,
-evaluations, exports and the final test evaluation count. "Today's default" is
+evaluations, exports and the final test evaluation count. "The earlier default" is
 what the command did before this benchmark existed: the Deep MNIST `cnn` for 10
 epochs of batch 100, Adam at 1e-3 with cosine decay, flips in training only, and
 TensorFlow's own choice of CPU kernels (oneDNN off on AMD CPUs). The new default
 is the command with no hyperparameter flags. Test accuracy is the test split's, on which no
 schedule was chosen (schedules were chosen on the eval split); the new default
-runs with several seeds and today's default more than once, and the medians are
+runs with several seeds and the earlier default more than once, and the medians are
 reported, as the margins are thin.
 
 `run_evaluations` measures what evaluating five times a job costs (issue 25): the
@@ -41,18 +41,18 @@ from pipeline.config import PreprocessConfig
 from schemas import jobdir
 
 # The schedule (and kernel setting) every model had before this benchmark.
-_TODAYS_SCHEDULE = (
+_EARLIER_SCHEDULE = (
     "--batch-size=100",
     "--learning-rate=0.001",
     "--warmup-epochs=0",
     "--label-smoothing=0",
     "--no-test-time-flips",
 )
-TODAYS_DEFAULT_FLAGS = ("--model=cnn", "--num-epochs=10", *_TODAYS_SCHEDULE)
-TODAYS_DEFAULT_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+EARLIER_DEFAULT_FLAGS = ("--model=cnn", "--num-epochs=10", *_EARLIER_SCHEDULE)
+EARLIER_DEFAULT_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 TARGET_ACCURACY = 0.925
 TARGET_TIME_RATIO = 1 / 3
-TODAYS_VGG_FLAGS = ("--model=vgg", "--num-epochs=25", *_TODAYS_SCHEDULE)
+EARLIER_VGG_FLAGS = ("--model=vgg", "--num-epochs=25", *_EARLIER_SCHEDULE)
 VGG_TARGET_ACCURACY = 0.94
 VGG_TARGET_TIME_RATIO = 1.0
 # The evaluation schedule of the default job before issue 25, and what evaluating every epoch may cost.
@@ -86,19 +86,19 @@ def train(data_dir: str, job_dir: str, flags=(), env=None) -> dict:
 
 
 def run(seeds: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
-    """The new default with `seeds` seeds, today's default between them; medians and the time ratio.
+    """The new default with `seeds` seeds, the earlier default between them; medians and the time ratio.
 
-    Today's default runs after each of the new default's runs but the last (once
+    The earlier default runs after each of the new default's runs but the last (once
     when `seeds` is 1 or 2), so both medians see the same drift of the machine:
     the same command's wall time varies by up to 20% between runs on a 2-core VM.
     """
-    return _compare((), TODAYS_DEFAULT_FLAGS, seeds, input_dir, TARGET_ACCURACY, TARGET_TIME_RATIO)
+    return _compare((), EARLIER_DEFAULT_FLAGS, seeds, input_dir, TARGET_ACCURACY, TARGET_TIME_RATIO)
 
 
 def run_vgg(seeds: int = 1, input_dir: str = common.FASHION_MNIST_DIR) -> dict:
     """`--model vgg` with the new schedule against the `vgg` settings before it, as `run` does."""
     return _compare(
-        ("--model=vgg",), TODAYS_VGG_FLAGS, seeds, input_dir, VGG_TARGET_ACCURACY, VGG_TARGET_TIME_RATIO
+        ("--model=vgg",), EARLIER_VGG_FLAGS, seeds, input_dir, VGG_TARGET_ACCURACY, VGG_TARGET_TIME_RATIO
     )
 
 
@@ -108,7 +108,7 @@ def run_evaluations(seeds: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -
     result = _compare(
         (), EVALUATIONS_BEFORE_FLAGS, seeds, input_dir, TARGET_ACCURACY, EVALUATIONS_TARGET_TIME_RATIO, env={}
     )
-    for side in ("new_default", "todays_default"):
+    for side in ("new_default", "earlier_default"):
         runs = result[side]["runs"]
         result[side]["evaluations"] = statistics.median(r["evaluations"] for r in runs)
         result[side]["console_lines"] = max(r["console_lines"] for r in runs)
@@ -118,7 +118,7 @@ def run_evaluations(seeds: int = 3, input_dir: str = common.FASHION_MNIST_DIR) -
 
 def summary_evaluations(r: dict) -> str:
     """run_evaluations()'s result as a line of the benchmark table."""
-    new, before = r["new_default"], r["todays_default"]
+    new, before = r["new_default"], r["earlier_default"]
     return (
         f"evaluations: {new['evaluations']:.0f} a job in {new['train_s']:.0f} s (test {new['test_accuracy']:.4f},"
         f" {new['console_lines']} lines) vs {before['evaluations']:.0f} in {before['train_s']:.0f} s (test"
@@ -127,23 +127,23 @@ def summary_evaluations(r: dict) -> str:
     )
 
 
-def _compare(new_flags, todays_flags, seeds, input_dir, target_accuracy, target_ratio, env=None) -> dict:
+def _compare(new_flags, earlier_flags, seeds, input_dir, target_accuracy, target_ratio, env=None) -> dict:
     with tempfile.TemporaryDirectory() as work:
         data_dir = os.path.join(work, "data")
         job.run_preprocessing(PreprocessConfig(input_dir, data_dir))
-        new, today = [], []
+        new, earlier = [], []
         for seed in range(seeds):
             job_dir = os.path.join(work, f"new-{seed}")
             new.append(train(data_dir, job_dir, [*new_flags, f"--seed={42 + seed}"]))
             if seed < max(1, seeds - 1):
-                job_dir = os.path.join(work, f"today-{seed}")
-                environment = TODAYS_DEFAULT_ENV if env is None else env
-                today.append(train(data_dir, job_dir, todays_flags, environment))
-    new_default, todays_default = _medians(new), _medians(today)
+                job_dir = os.path.join(work, f"earlier-{seed}")
+                environment = EARLIER_DEFAULT_ENV if env is None else env
+                earlier.append(train(data_dir, job_dir, earlier_flags, environment))
+    new_default, earlier_default = _medians(new), _medians(earlier)
     return {
-        "todays_default": todays_default,
+        "earlier_default": earlier_default,
         "new_default": new_default,
-        "time_ratio": new_default["train_s"] / todays_default["train_s"],
+        "time_ratio": new_default["train_s"] / earlier_default["train_s"],
         "targets": {"test_accuracy": target_accuracy, "time_ratio": target_ratio},
     }
 
@@ -157,10 +157,10 @@ def _medians(runs: list[dict]) -> dict:
 
 def summary(r: dict, label: str = "default") -> str:
     """run()'s (or run_vgg()'s, label "vgg") result as a line of the benchmark table."""
-    today, new, targets = r["todays_default"], r["new_default"], r["targets"]
+    earlier, new, targets = r["earlier_default"], r["new_default"], r["targets"]
     return (
         f"time to accuracy ({label}): new {new['train_s']:.0f} s, test {new['test_accuracy']:.4f}"
-        f" (median of {len(new['runs'])} seeds) vs today's {today['train_s']:.0f} s,"
-        f" test {today['test_accuracy']:.4f} (median of {len(today['runs'])}) -> time ratio"
+        f" (median of {len(new['runs'])} seeds) vs the earlier default's {earlier['train_s']:.0f} s,"
+        f" test {earlier['test_accuracy']:.4f} (median of {len(earlier['runs'])}) -> time ratio"
         f" {r['time_ratio']:.2f} (target <= {targets['time_ratio']:.2f} at >= {targets['test_accuracy']})"
     )

@@ -106,3 +106,15 @@ def test_no_test_file_is_longer_than_800_lines():
         if (n := len(path.read_text().splitlines())) > MAX_TEST_FILE_LINES
     }
     assert too_long == {}
+
+
+def test_the_architecture_page_names_every_module():
+    """docs/architecture.md, the page a new maintainer reads first, stays true to the tree."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    unnamed = [
+        f"{package}/{path.name}"
+        for package in ("schemas", "common", "pipeline", "trainer")
+        for path in (ROOT / package).glob("*.py")
+        if path.name != "__init__.py" and f"`{path.name}`" not in page
+    ]
+    assert unnamed == []
