@@ -17,9 +17,10 @@ import tensorflow as tf
 from .. import export
 from ..canned import optimizers
 from ..canned.metric_keys import MetricKeys
+from ..canned.prediction_keys import PredictionKeys
 from ..mode_keys import ModeKeys
 from ..model_fn import EstimatorSpec
-from . import metric_ops
+from . import checks, losses, metric_ops
 
 _v1 = tf.compat.v1
 
@@ -98,10 +99,55 @@ class Head(abc.ABC):
 
 
 class _SingleHead(Head):
-    """What the built-in heads share: one set of logits, one create_estimator_spec."""
+    """What the built-in heads share: one set of logits, a weighted and reduced
+    loss, one create_estimator_spec.
+
+    A head sets `_name` and `_loss_reduction`, and says how its labels are
+    processed (`_processed_labels`), what its unreduced loss and example weights
+    are (`_unweighted_loss_and_weights`) and what it exports (`_export_outputs`).
+    """
+
+    name = property(lambda self: self._name)
+    loss_reduction = property(lambda self: self._loss_reduction)
+
+    def _processed_labels(self, logits, labels):
+        raise NotImplementedError
+
+    def _unweighted_loss_and_weights(self, logits, labels, features):
+        raise NotImplementedError
 
     def _export_outputs(self, predictions: dict) -> dict:
         raise NotImplementedError
+
+    def _loss_terms(self, logits, labels, features):
+        """(logits checked against logits_dimension, processed labels, unreduced loss, weights).
+
+        Raises:
+          ValueError: logits or labels of the wrong shape or type.
+        """
+        logits = checks.check_logits_final_dim(logits, self.logits_dimension)
+        labels = self._processed_labels(logits, labels)
+        unweighted, weights = self._unweighted_loss_and_weights(logits, labels, features or {})
+        return logits, labels, unweighted, weights
+
+    def _metric_terms(self, logits, labels, features):
+        """As `_loss_terms`, with unit weights (no weight column) as None, as Keras metrics take them."""
+        logits, labels, unweighted, weights = self._loss_terms(logits, labels, features)
+        return logits, labels, unweighted, None if isinstance(weights, float) else weights
+
+    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
+        """The training loss, a float32 scalar: the head's unreduced loss (see the
+        class) times the example weights, reduced by loss_reduction, plus the sum of
+        regularization_losses.
+
+        Raises:
+          ValueError: logits or labels of the wrong shape or type.
+        """
+        del mode
+        with _v1.name_scope("losses"):
+            _, _, unweighted, weights = self._loss_terms(logits, labels, features)
+            training_loss = losses.reduce_weighted_loss(unweighted, weights, self._loss_reduction)
+            return losses.add_regularization(training_loss, regularization_losses)
 
     def create_estimator_spec(
         self,
@@ -240,10 +286,43 @@ def all_classes(logits, n_classes: int, label_vocabulary=None) -> tf.Tensor:
     return tf.tile(names, [batch_size, 1])
 
 
-def classification_output(scores, n_classes: int, label_vocabulary=None) -> export.ClassificationOutput:
-    return export.ClassificationOutput(
-        scores=scores, classes=all_classes(scores, n_classes, label_vocabulary)
+def classification_export_outputs(
+    predictions, n_classes: int, label_vocabulary=None, regression=None
+) -> dict:
+    """A classification head's export outputs: "serving_default" and "classification"
+    (the probabilities [batch, n_classes] and every class name), "regression" when
+    given, and "predict" (all of `predictions`)."""
+    classification = export.ClassificationOutput(
+        scores=predictions[PredictionKeys.PROBABILITIES],
+        classes=all_classes(predictions[PredictionKeys.PROBABILITIES], n_classes, label_vocabulary),
     )
+    outputs = {DEFAULT_SERVING_KEY: classification, CLASSIFY_SERVING_KEY: classification}
+    if regression is not None:
+        outputs[REGRESS_SERVING_KEY] = regression
+    outputs[PREDICT_SERVING_KEY] = export.PredictOutput(predictions)
+    return outputs
+
+
+def add_class_predictions(predictions, keys, class_logits, n_classes: int, label_vocabulary=None) -> None:
+    """Adds the class predictions of `keys` to `predictions`: class_ids (int64 [.., 1],
+    the argmax of class_logits [.., n_classes]), classes (string [.., 1]: the class's
+    label_vocabulary entry, or its id), all_class_ids (int32 [batch, n_classes]) and
+    all_classes (string [batch, n_classes])."""
+    k = PredictionKeys
+    if k.CLASS_IDS in keys or k.CLASSES in keys:
+        class_ids = tf.expand_dims(tf.argmax(class_logits, axis=-1, name=k.CLASS_IDS), -1)
+        if k.CLASS_IDS in keys:
+            predictions[k.CLASS_IDS] = class_ids
+        if k.CLASSES in keys:
+            if label_vocabulary is not None:
+                classes = class_string_table(label_vocabulary).lookup(class_ids)
+            else:
+                classes = tf.strings.as_string(class_ids, name="str_classes")
+            predictions[k.CLASSES] = classes
+    if k.ALL_CLASS_IDS in keys:
+        predictions[k.ALL_CLASS_IDS] = all_class_ids(class_logits, n_classes)
+    if k.ALL_CLASSES in keys:
+        predictions[k.ALL_CLASSES] = all_classes(class_logits, n_classes, label_vocabulary)
 
 
 def class_id_table(label_vocabulary) -> tf.lookup.StaticHashTable:
@@ -263,6 +342,19 @@ def class_string_table(label_vocabulary) -> tf.lookup.StaticHashTable:
 
 
 def check_prediction_keys(keys, valid_keys) -> None:
+    """Raises ValueError for a key that is not in valid_keys."""
     for key in keys:
         if key not in valid_keys:
             raise ValueError(f"prediction key {key!r} is not one of this head's keys {list(valid_keys)}")
+
+
+def requested_keys(keys, valid_keys):
+    """The prediction keys asked for: all of valid_keys when keys is empty or None.
+
+    Raises:
+      ValueError: a key that is not in valid_keys.
+    """
+    if not keys:
+        return valid_keys
+    check_prediction_keys(keys, valid_keys)
+    return keys

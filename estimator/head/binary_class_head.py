@@ -56,9 +56,7 @@ class BinaryClassHead(base_head._SingleHead):
         self._loss_fn = loss_fn
         self._name = name
 
-    name = property(lambda self: self._name)
     logits_dimension = property(lambda self: 1)
-    loss_reduction = property(lambda self: self._loss_reduction)
 
     def _processed_labels(self, logits, labels):
         """float32 labels in [0, 1], shaped like the logits."""
@@ -79,16 +77,6 @@ class BinaryClassHead(base_head._SingleHead):
         weights = checks.get_weights_and_check_match_logits(features, self._weight_column, logits)
         return unweighted, weights
 
-    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
-        """The training loss: weighted sigmoid cross entropy, reduced, plus regularization."""
-        del mode
-        with _v1.name_scope("losses"):
-            logits = checks.check_logits_final_dim(logits, 1)
-            labels = self._processed_labels(logits, labels)
-            unweighted, weights = self._unweighted_loss_and_weights(logits, labels, features or {})
-            training_loss = losses.reduce_weighted_loss(unweighted, weights, self._loss_reduction)
-            return losses.add_regularization(training_loss, regularization_losses)
-
     _VALID_KEYS = (
         PredictionKeys.LOGITS,
         PredictionKeys.LOGISTIC,
@@ -107,10 +95,7 @@ class BinaryClassHead(base_head._SingleHead):
         Raises:
           ValueError: a key this head does not predict.
         """
-        if keys:
-            base_head.check_prediction_keys(keys, self._VALID_KEYS)
-        else:
-            keys = self._VALID_KEYS
+        keys = base_head.requested_keys(keys, self._VALID_KEYS)
         keys_ = PredictionKeys
         logits = checks.check_logits_final_dim(logits, 1)
         predictions = {}
@@ -122,20 +107,7 @@ class BinaryClassHead(base_head._SingleHead):
             two_class_logits = tf.concat([tf.zeros_like(logits), logits], axis=-1, name="two_class_logits")
             if keys_.PROBABILITIES in keys:
                 predictions[keys_.PROBABILITIES] = tf.nn.softmax(two_class_logits, name=keys_.PROBABILITIES)
-            if keys_.CLASS_IDS in keys or keys_.CLASSES in keys:
-                class_ids = tf.expand_dims(tf.argmax(two_class_logits, axis=-1, name=keys_.CLASS_IDS), -1)
-                if keys_.CLASS_IDS in keys:
-                    predictions[keys_.CLASS_IDS] = class_ids
-                if keys_.CLASSES in keys:
-                    if self._label_vocabulary is not None:
-                        classes = base_head.class_string_table(self._label_vocabulary).lookup(class_ids)
-                    else:
-                        classes = tf.strings.as_string(class_ids, name="str_classes")
-                    predictions[keys_.CLASSES] = classes
-            if keys_.ALL_CLASS_IDS in keys:
-                predictions[keys_.ALL_CLASS_IDS] = base_head.all_class_ids(logits, 2)
-            if keys_.ALL_CLASSES in keys:
-                predictions[keys_.ALL_CLASSES] = base_head.all_classes(logits, 2, self._label_vocabulary)
+            base_head.add_class_predictions(predictions, keys, two_class_logits, 2, self._label_vocabulary)
         return predictions
 
     def metrics(self, regularization_losses=None):
@@ -154,15 +126,10 @@ class BinaryClassHead(base_head._SingleHead):
                 key(keys.AUC): _keras_metrics.AUC(name=keys.AUC),
                 key(keys.AUC_PR): _keras_metrics.AUC(curve="PR", name=keys.AUC_PR),
             }
-            if regularization_losses is not None:
-                metrics[key(keys.LOSS_REGULARIZATION)] = _keras_metrics.Mean(name=keys.LOSS_REGULARIZATION)
-            for threshold in self._thresholds:
-                accuracy = key(keys.ACCURACY_AT_THRESHOLD % threshold)
-                precision = key(keys.PRECISION_AT_THRESHOLD % threshold)
-                recall = key(keys.RECALL_AT_THRESHOLD % threshold)
-                metrics[accuracy] = _keras_metrics.BinaryAccuracy(name=accuracy, threshold=threshold)
-                metrics[precision] = _keras_metrics.Precision(name=precision, thresholds=threshold)
-                metrics[recall] = _keras_metrics.Recall(name=recall, thresholds=threshold)
+            metric_ops.add_regularization_metric(
+                metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+            )
+            metrics.update(metric_ops.threshold_metrics(self._thresholds, key))
         return metrics
 
     def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
@@ -172,10 +139,7 @@ class BinaryClassHead(base_head._SingleHead):
         predictions = self.predictions(logits, [PredictionKeys.CLASS_IDS, PredictionKeys.LOGISTIC])
         class_ids = predictions[PredictionKeys.CLASS_IDS]
         logistic = predictions[PredictionKeys.LOGISTIC]
-        logits = checks.check_logits_final_dim(logits, 1)
-        labels = self._processed_labels(logits, labels)
-        unweighted, weights = self._unweighted_loss_and_weights(logits, labels, features or {})
-        weights_or_none = None if isinstance(weights, float) else weights
+        _, labels, unweighted, weights_or_none = self._metric_terms(logits, labels, features)
         eval_metrics[key(keys.LOSS_MEAN)].update_state(values=unweighted, sample_weight=weights_or_none)
         for name in (keys.ACCURACY, keys.PRECISION, keys.RECALL):
             eval_metrics[key(name)].update_state(
@@ -189,28 +153,14 @@ class BinaryClassHead(base_head._SingleHead):
         broadcast = None if weights_or_none is None else weights_or_none * tf.ones_like(logistic)
         for name in (keys.AUC, keys.AUC_PR):
             eval_metrics[key(name)].update_state(y_true=labels, y_pred=logistic, sample_weight=broadcast)
-        if regularization_losses is not None:
-            eval_metrics[key(keys.LOSS_REGULARIZATION)].update_state(
-                values=tf.math.add_n(list(regularization_losses))
-            )
-        for threshold in self._thresholds:
-            for pattern in (
-                keys.ACCURACY_AT_THRESHOLD,
-                keys.PRECISION_AT_THRESHOLD,
-                keys.RECALL_AT_THRESHOLD,
-            ):
-                eval_metrics[key(pattern % threshold)].update_state(
-                    y_true=labels, y_pred=logistic, sample_weight=weights_or_none
-                )
+        metric_ops.update_regularization_metric(
+            eval_metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+        )
+        metric_ops.update_threshold_metrics(
+            eval_metrics, self._thresholds, key, labels, logistic, weights_or_none
+        )
         return eval_metrics
 
     def _export_outputs(self, predictions):
-        classification = base_head.classification_output(
-            predictions[PredictionKeys.PROBABILITIES], 2, self._label_vocabulary
-        )
-        return {
-            base_head.DEFAULT_SERVING_KEY: classification,
-            base_head.CLASSIFY_SERVING_KEY: classification,
-            base_head.REGRESS_SERVING_KEY: export.RegressionOutput(predictions[PredictionKeys.LOGISTIC]),
-            base_head.PREDICT_SERVING_KEY: export.PredictOutput(predictions),
-        }
+        regression = export.RegressionOutput(predictions[PredictionKeys.LOGISTIC])
+        return base_head.classification_export_outputs(predictions, 2, self._label_vocabulary, regression)

@@ -13,7 +13,14 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras
 
+from ..canned.metric_keys import MetricKeys
+
 _v1 = tf.compat.v1
+_THRESHOLD_KEYS = (
+    MetricKeys.ACCURACY_AT_THRESHOLD,
+    MetricKeys.PRECISION_AT_THRESHOLD,
+    MetricKeys.RECALL_AT_THRESHOLD,
+)
 
 
 def metric_ops(metrics: dict) -> dict:
@@ -49,6 +56,40 @@ def metric_ops(metrics: dict) -> dict:
                 _v1.add_to_collection(collection, variable)
                 present.add(id(variable))
     return pairs
+
+
+def add_regularization_metric(metrics: dict, key: str, regularization_losses) -> None:
+    """Adds a Mean of the regularization loss under `key` when there are regularization losses."""
+    if regularization_losses is not None:
+        metrics[key] = tf_keras.metrics.Mean(name=MetricKeys.LOSS_REGULARIZATION)
+
+
+def update_regularization_metric(eval_metrics: dict, key: str, regularization_losses) -> None:
+    """Updates the metric of `add_regularization_metric` with the sum of regularization_losses."""
+    if regularization_losses is not None:
+        eval_metrics[key].update_state(values=tf.math.add_n(list(regularization_losses)))
+
+
+def threshold_metrics(thresholds, summary_key) -> dict:
+    """New Keras metrics of accuracy, precision and recall at each threshold, keyed
+    (and named) "accuracy/positive_threshold_<t>", ... passed through summary_key."""
+    metrics = {}
+    for threshold in thresholds:
+        accuracy, precision, recall = (summary_key(pattern % threshold) for pattern in _THRESHOLD_KEYS)
+        metrics[accuracy] = tf_keras.metrics.BinaryAccuracy(name=accuracy, threshold=threshold)
+        metrics[precision] = tf_keras.metrics.Precision(name=precision, thresholds=threshold)
+        metrics[recall] = tf_keras.metrics.Recall(name=recall, thresholds=threshold)
+    return metrics
+
+
+def update_threshold_metrics(eval_metrics, thresholds, summary_key, labels, probabilities, weights) -> None:
+    """Updates the metrics of `threshold_metrics` with labels and probabilities of one
+    shape (0/1 and [0, 1]) and weights broadcastable to it, or None."""
+    for threshold in thresholds:
+        for pattern in _THRESHOLD_KEYS:
+            eval_metrics[summary_key(pattern % threshold)].update_state(
+                y_true=labels, y_pred=probabilities, sample_weight=weights
+            )
 
 
 def update_with_broadcast_weights(metric, values, weights) -> None:

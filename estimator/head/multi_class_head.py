@@ -5,10 +5,9 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras
 
-from .. import export
 from ..canned.metric_keys import MetricKeys
 from ..canned.prediction_keys import PredictionKeys
-from . import base_head, checks, losses
+from . import base_head, checks, losses, metric_ops
 
 _v1 = tf.compat.v1
 
@@ -59,9 +58,7 @@ class MultiClassHead(base_head._SingleHead):
         self._loss_fn = loss_fn
         self._name = name
 
-    name = property(lambda self: self._name)
     logits_dimension = property(lambda self: self._n_classes)
-    loss_reduction = property(lambda self: self._loss_reduction)
 
     _VALID_KEYS = (
         PredictionKeys.LOGITS,
@@ -98,16 +95,6 @@ class MultiClassHead(base_head._SingleHead):
         weights = checks.get_weights_and_check_match_logits(features, self._weight_column, logits)
         return unweighted, weights
 
-    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
-        """The training loss: weighted softmax cross entropy, reduced, plus regularization."""
-        del mode
-        with _v1.name_scope("losses"):
-            logits = checks.check_logits_final_dim(logits, self.logits_dimension)
-            label_ids = self._processed_labels(logits, labels)
-            unweighted, weights = self._unweighted_loss_and_weights(logits, label_ids, features or {})
-            training_loss = losses.reduce_weighted_loss(unweighted, weights, self._loss_reduction)
-            return losses.add_regularization(training_loss, regularization_losses)
-
     def predictions(self, logits, keys=None):
         """Predictions for `keys` (default all): logits, probabilities (float32),
         class_ids (int64 [.., 1]), classes (string [.., 1]), all_class_ids
@@ -116,10 +103,7 @@ class MultiClassHead(base_head._SingleHead):
         Raises:
           ValueError: a key this head does not predict.
         """
-        if keys:
-            base_head.check_prediction_keys(keys, self._VALID_KEYS)
-        else:
-            keys = self._VALID_KEYS
+        keys = base_head.requested_keys(keys, self._VALID_KEYS)
         k = PredictionKeys
         logits = checks.check_logits_final_dim(logits, self.logits_dimension)
         predictions = {}
@@ -128,22 +112,9 @@ class MultiClassHead(base_head._SingleHead):
                 predictions[k.LOGITS] = logits
             if k.PROBABILITIES in keys:
                 predictions[k.PROBABILITIES] = tf.nn.softmax(logits, name=k.PROBABILITIES)
-            if k.CLASS_IDS in keys or k.CLASSES in keys:
-                class_ids = tf.expand_dims(tf.argmax(logits, axis=-1, name=k.CLASS_IDS), -1)
-                if k.CLASS_IDS in keys:
-                    predictions[k.CLASS_IDS] = class_ids
-                if k.CLASSES in keys:
-                    if self._label_vocabulary:
-                        classes = base_head.class_string_table(self._label_vocabulary).lookup(class_ids)
-                    else:
-                        classes = tf.strings.as_string(class_ids, name="str_classes")
-                    predictions[k.CLASSES] = classes
-            if k.ALL_CLASS_IDS in keys:
-                predictions[k.ALL_CLASS_IDS] = base_head.all_class_ids(logits, self._n_classes)
-            if k.ALL_CLASSES in keys:
-                predictions[k.ALL_CLASSES] = base_head.all_classes(
-                    logits, self._n_classes, self._label_vocabulary
-                )
+            base_head.add_class_predictions(
+                predictions, keys, logits, self._n_classes, self._label_vocabulary or None
+            )
         return predictions
 
     def metrics(self, regularization_losses=None):
@@ -152,8 +123,9 @@ class MultiClassHead(base_head._SingleHead):
         keys = MetricKeys
         with _v1.name_scope("metrics"):
             metrics = {key(keys.LOSS_MEAN): tf_keras.metrics.Mean(name=keys.LOSS_MEAN)}
-            if regularization_losses is not None:
-                metrics[key(keys.LOSS_REGULARIZATION)] = tf_keras.metrics.Mean(name=keys.LOSS_REGULARIZATION)
+            metric_ops.add_regularization_metric(
+                metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+            )
             metrics[key(keys.ACCURACY)] = tf_keras.metrics.Accuracy(name=keys.ACCURACY)
         return metrics
 
@@ -162,26 +134,15 @@ class MultiClassHead(base_head._SingleHead):
         key = self._summary_key
         keys = MetricKeys
         class_ids = self.predictions(logits, [PredictionKeys.CLASS_IDS])[PredictionKeys.CLASS_IDS]
-        logits = checks.check_logits_final_dim(logits, self.logits_dimension)
-        label_ids = self._processed_labels(logits, labels)
-        unweighted, weights = self._unweighted_loss_and_weights(logits, label_ids, features or {})
-        weights = None if isinstance(weights, float) else weights
+        _, label_ids, unweighted, weights = self._metric_terms(logits, labels, features)
         eval_metrics[key(keys.LOSS_MEAN)].update_state(values=unweighted, sample_weight=weights)
         eval_metrics[key(keys.ACCURACY)].update_state(
             y_true=label_ids, y_pred=class_ids, sample_weight=weights
         )
-        if regularization_losses is not None:
-            eval_metrics[key(keys.LOSS_REGULARIZATION)].update_state(
-                values=tf.math.add_n(list(regularization_losses))
-            )
+        metric_ops.update_regularization_metric(
+            eval_metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+        )
         return eval_metrics
 
     def _export_outputs(self, predictions):
-        classification = base_head.classification_output(
-            predictions[PredictionKeys.PROBABILITIES], self._n_classes, self._label_vocabulary
-        )
-        return {
-            base_head.DEFAULT_SERVING_KEY: classification,
-            base_head.CLASSIFY_SERVING_KEY: classification,
-            base_head.PREDICT_SERVING_KEY: export.PredictOutput(predictions),
-        }
+        return base_head.classification_export_outputs(predictions, self._n_classes, self._label_vocabulary)

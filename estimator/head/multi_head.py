@@ -137,10 +137,9 @@ class MultiHead(base_head.Head):
     def metrics(self, regularization_losses=None):
         """New Keras means of each head's loss ("loss/<head name>") and the regularization loss."""
         metrics = {}
-        if regularization_losses is not None:
-            metrics[self._summary_key(MetricKeys.LOSS_REGULARIZATION)] = tf_keras.metrics.Mean(
-                name=MetricKeys.LOSS_REGULARIZATION
-            )
+        metric_ops.add_regularization_metric(
+            metrics, self._summary_key(MetricKeys.LOSS_REGULARIZATION), regularization_losses
+        )
         with _v1.name_scope("merge_eval"):
             for loss_key in self._loss_keys:
                 metrics[loss_key] = tf_keras.metrics.Mean(name=loss_key)
@@ -149,10 +148,9 @@ class MultiHead(base_head.Head):
     def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
         """Updates the loss means and adds every head's updated metrics; returns eval_metrics."""
         logits_dict = self._check_logits_and_labels(logits, labels)
-        if regularization_losses is not None:
-            eval_metrics[self._summary_key(MetricKeys.LOSS_REGULARIZATION)].update_state(
-                values=tf.math.add_n(list(regularization_losses))
-            )
+        metric_ops.update_regularization_metric(
+            eval_metrics, self._summary_key(MetricKeys.LOSS_REGULARIZATION), regularization_losses
+        )
         for loss_key, head in zip(self._loss_keys, self._heads, strict=True):
             head_logits, head_labels = logits_dict[head.name], labels[head.name]
             eval_metrics[loss_key].update_state(values=head.loss(head_labels, head_logits, features=features))

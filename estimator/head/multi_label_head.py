@@ -5,7 +5,6 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras
 
-from .. import export
 from ..canned.metric_keys import MetricKeys
 from ..canned.prediction_keys import PredictionKeys
 from . import base_head, checks, losses, metric_ops
@@ -86,9 +85,7 @@ class MultiLabelHead(base_head._SingleHead):
                 )
         return classes
 
-    name = property(lambda self: self._name)
     logits_dimension = property(lambda self: self._n_classes)
-    loss_reduction = property(lambda self: self._loss_reduction)
 
     _VALID_KEYS = (PredictionKeys.LOGITS, PredictionKeys.PROBABILITIES, PredictionKeys.CLASSES)
 
@@ -132,16 +129,6 @@ class MultiLabelHead(base_head._SingleHead):
         weights = checks.get_weights_and_check_match_logits(features, self._weight_column, logits)
         return unweighted, weights
 
-    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
-        """The training loss: weighted mean-over-classes sigmoid cross entropy, reduced."""
-        del mode
-        with _v1.name_scope("losses"):
-            logits = checks.check_logits_final_dim(logits, self.logits_dimension)
-            processed = self._processed_labels(logits, labels)
-            unweighted, weights = self._unweighted_loss_and_weights(logits, processed, features or {})
-            training_loss = losses.reduce_weighted_loss(unweighted, weights, self._loss_reduction)
-            return losses.add_regularization(training_loss, regularization_losses)
-
     def predictions(self, logits, keys=None):
         """Predictions for `keys` (default all): logits, probabilities (sigmoid,
         float32 [.., n_classes]), classes (string [batch, n_classes], all names).
@@ -149,10 +136,7 @@ class MultiLabelHead(base_head._SingleHead):
         Raises:
           ValueError: a key this head does not predict.
         """
-        if keys:
-            base_head.check_prediction_keys(keys, self._VALID_KEYS)
-        else:
-            keys = self._VALID_KEYS
+        keys = base_head.requested_keys(keys, self._VALID_KEYS)
         k = PredictionKeys
         logits = checks.check_logits_final_dim(logits, self.logits_dimension)
         predictions = {}
@@ -186,15 +170,10 @@ class MultiLabelHead(base_head._SingleHead):
                 key(keys.AUC): _keras_metrics.AUC(name=keys.AUC),
                 key(keys.AUC_PR): _keras_metrics.AUC(curve="PR", name=keys.AUC_PR),
             }
-            if regularization_losses is not None:
-                metrics[key(keys.LOSS_REGULARIZATION)] = _keras_metrics.Mean(name=keys.LOSS_REGULARIZATION)
-            for threshold in self._thresholds:
-                accuracy = key(keys.ACCURACY_AT_THRESHOLD % threshold)
-                precision = key(keys.PRECISION_AT_THRESHOLD % threshold)
-                recall = key(keys.RECALL_AT_THRESHOLD % threshold)
-                metrics[accuracy] = _keras_metrics.BinaryAccuracy(name=accuracy, threshold=threshold)
-                metrics[precision] = _keras_metrics.Precision(name=precision, thresholds=threshold)
-                metrics[recall] = _keras_metrics.Recall(name=recall, thresholds=threshold)
+            metric_ops.add_regularization_metric(
+                metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+            )
+            metrics.update(metric_ops.threshold_metrics(self._thresholds, key))
             for class_id in self._class_ids:
                 prob_key, auc_key, auc_pr_key = self._class_metric_keys(class_id)
                 metrics[prob_key] = _keras_metrics.Mean(name=prob_key)
@@ -206,10 +185,7 @@ class MultiLabelHead(base_head._SingleHead):
         """Updates the metrics of `metrics()` with one batch; returns eval_metrics."""
         key = self._summary_key
         keys = MetricKeys
-        logits = checks.check_logits_final_dim(logits, self.logits_dimension)
-        processed = self._processed_labels(logits, labels)
-        unweighted, weights = self._unweighted_loss_and_weights(logits, processed, features or {})
-        weights = None if isinstance(weights, float) else weights
+        logits, processed, unweighted, weights = self._metric_terms(logits, labels, features)
         probabilities = self.predictions(logits, [PredictionKeys.PROBABILITIES])[PredictionKeys.PROBABILITIES]
         per_class_weights = None if weights is None else weights * tf.ones_like(probabilities)
         eval_metrics[key(keys.LOSS_MEAN)].update_state(values=unweighted, sample_weight=weights)
@@ -217,19 +193,12 @@ class MultiLabelHead(base_head._SingleHead):
             eval_metrics[key(name)].update_state(
                 y_true=processed, y_pred=probabilities, sample_weight=per_class_weights
             )
-        if regularization_losses is not None:
-            eval_metrics[key(keys.LOSS_REGULARIZATION)].update_state(
-                values=tf.math.add_n(list(regularization_losses))
-            )
-        for threshold in self._thresholds:
-            for pattern in (
-                keys.ACCURACY_AT_THRESHOLD,
-                keys.PRECISION_AT_THRESHOLD,
-                keys.RECALL_AT_THRESHOLD,
-            ):
-                eval_metrics[key(pattern % threshold)].update_state(
-                    y_true=processed, y_pred=probabilities, sample_weight=per_class_weights
-                )
+        metric_ops.update_regularization_metric(
+            eval_metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+        )
+        metric_ops.update_threshold_metrics(
+            eval_metrics, self._thresholds, key, processed, probabilities, per_class_weights
+        )
         for class_id in self._class_ids:
             prob_key, auc_key, auc_pr_key = self._class_metric_keys(class_id)
             class_probabilities = probabilities[..., class_id : class_id + 1]
@@ -242,11 +211,4 @@ class MultiLabelHead(base_head._SingleHead):
         return eval_metrics
 
     def _export_outputs(self, predictions):
-        classification = base_head.classification_output(
-            predictions[PredictionKeys.PROBABILITIES], self._n_classes, self._label_vocabulary
-        )
-        return {
-            base_head.DEFAULT_SERVING_KEY: classification,
-            base_head.CLASSIFY_SERVING_KEY: classification,
-            base_head.PREDICT_SERVING_KEY: export.PredictOutput(predictions),
-        }
+        return base_head.classification_export_outputs(predictions, self._n_classes, self._label_vocabulary)

@@ -56,9 +56,7 @@ class RegressionHead(base_head._SingleHead):
         self._inverse_link_fn = inverse_link_fn
         self._name = name
 
-    name = property(lambda self: self._name)
     logits_dimension = property(lambda self: self._logits_dimension)
-    loss_reduction = property(lambda self: self._loss_reduction)
 
     def _processed_labels(self, logits, labels):
         labels = checks.check_dense_labels_match_logits_and_reshape(labels, logits, self._logits_dimension)
@@ -75,16 +73,6 @@ class RegressionHead(base_head._SingleHead):
             features, self._weight_column, logits, allow_per_logit_weights=True
         )
         return unweighted, weights
-
-    def loss(self, labels, logits, features=None, mode=None, regularization_losses=None):
-        """The training loss: the weighted per-element loss, reduced, plus regularization."""
-        del mode
-        with _v1.name_scope("losses"):
-            logits = checks.check_logits_final_dim(logits, self._logits_dimension)
-            labels = self._processed_labels(logits, labels)
-            unweighted, weights = self._unweighted_loss_and_weights(logits, labels, features or {})
-            training_loss = losses.reduce_weighted_loss(unweighted, weights, self._loss_reduction)
-            return losses.add_regularization(training_loss, regularization_losses)
 
     def predictions(self, logits, keys=None):
         """{"predictions": float32 [D0, ..., DN, label_dimension]}, plus "logits"
@@ -113,8 +101,9 @@ class RegressionHead(base_head._SingleHead):
                 key(keys.PREDICTION_MEAN): tf_keras.metrics.Mean(name=keys.PREDICTION_MEAN),
                 key(keys.LABEL_MEAN): tf_keras.metrics.Mean(name=keys.LABEL_MEAN),
             }
-            if regularization_losses is not None:
-                metrics[key(keys.LOSS_REGULARIZATION)] = tf_keras.metrics.Mean(name=keys.LOSS_REGULARIZATION)
+            metric_ops.add_regularization_metric(
+                metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+            )
         return metrics
 
     def update_metrics(self, eval_metrics, features, logits, labels, regularization_losses=None):
@@ -122,17 +111,13 @@ class RegressionHead(base_head._SingleHead):
         key = self._summary_key
         keys = MetricKeys
         predicted = self.predictions(logits)[PredictionKeys.PREDICTIONS]
-        logits = checks.check_logits_final_dim(logits, self._logits_dimension)
-        labels = self._processed_labels(logits, labels)
-        unweighted, weights = self._unweighted_loss_and_weights(logits, labels, features or {})
-        weights = None if isinstance(weights, float) else weights
+        _, labels, unweighted, weights = self._metric_terms(logits, labels, features)
         eval_metrics[key(keys.LOSS_MEAN)].update_state(values=unweighted, sample_weight=weights)
         metric_ops.update_with_broadcast_weights(eval_metrics[key(keys.LABEL_MEAN)], labels, weights)
         metric_ops.update_with_broadcast_weights(eval_metrics[key(keys.PREDICTION_MEAN)], predicted, weights)
-        if regularization_losses is not None:
-            eval_metrics[key(keys.LOSS_REGULARIZATION)].update_state(
-                values=tf.math.add_n(list(regularization_losses))
-            )
+        metric_ops.update_regularization_metric(
+            eval_metrics, key(keys.LOSS_REGULARIZATION), regularization_losses
+        )
         return eval_metrics
 
     def _export_outputs(self, predictions):
