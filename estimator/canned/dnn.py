@@ -55,39 +55,78 @@ def dnn_logits(features, mode, units, hidden_units, feature_columns, activation_
     Raises:
       ValueError: units is not an int.
     """
-    if not isinstance(units, int):
-        raise ValueError(f"units must be an int, found {type(units).__name__}")
-    training = mode == ModeKeys.TRAIN
-    update_ops = []
+    check_units(units)
     # Resource variables, as 2.15's Keras layers made, also under tf.compat.v1.disable_v2_behavior():
     # a Keras optimizer cannot make slots for ref variables.
     with _v1.variable_scope("dnn", use_resource=True) as scope:
-        with _v1.variable_scope("input_from_feature_columns"):
-            net = _v1.feature_column.input_layer(features, list(feature_columns))
-        for i, width in enumerate(hidden_units):
-            name = f"hiddenlayer_{i}"
-            net = _v1.layers.Dense(
-                width,
-                activation=activation_fn,
-                kernel_initializer=_v1.glorot_uniform_initializer(),
-                name=name,
-            )(net)
-            if dropout is not None and training:
-                net = _v1.layers.dropout(net, rate=dropout, training=True)
-            if batch_norm:
-                # Momentum 0.999, as tf.estimator (Keras' 0.99 diverged on some problems).
-                layer = _v1.layers.BatchNormalization(
-                    momentum=0.999, trainable=True, name=f"{name}/batchnorm_{i}"
-                )
-                net = layer(net, training=training)
-                update_ops.extend(layer.updates)
-            add_layer_summary(net, f"{scope.name}/{name}")
-        logits = _v1.layers.Dense(
-            units, activation=None, kernel_initializer=_v1.glorot_uniform_initializer(), name="logits"
-        )(net)
-        add_layer_summary(logits, f"{scope.name}/logits")
+        logits, update_ops = dnn_network(
+            features, mode, units, hidden_units, feature_columns, activation_fn, dropout, batch_norm
+        )
         variables = _v1.get_collection(_v1.GraphKeys.TRAINABLE_VARIABLES, scope=f"{scope.name}/")
     return logits, variables, update_ops
+
+
+def check_units(units) -> None:
+    """Raises ValueError unless the logits dimension `units` is an int."""
+    if not isinstance(units, int):
+        raise ValueError(f"units must be an int, found {type(units).__name__}")
+
+
+def dnn_network(
+    features,
+    mode,
+    units,
+    hidden_units,
+    feature_columns,
+    activation_fn,
+    dropout,
+    batch_norm,
+    input_layer_partitioner=None,
+):
+    """The feed-forward network of the DNN Estimators and `dnn_logit_fn_builder`, in
+    the current variable scope, under tf.estimator's names:
+    input_from_feature_columns/input_layer/<column>/..., hiddenlayer_<i>/{kernel,bias}
+    (and hiddenlayer_<i>/batchnorm_<i>/...), logits/{kernel,bias}; summaries
+    <scope>/<layer>/fraction_of_zero_values and <scope>/<layer>/activation.
+
+    Args:
+      features, mode, units, hidden_units, feature_columns, activation_fn,
+        dropout, batch_norm: as `dnn_logits`.
+      input_layer_partitioner: a variable partitioner for the input layer, or None.
+
+    Returns:
+      (logits float32 [batch, units], the batch normalization update ops; they are
+      also in the UPDATE_OPS collection).
+    """
+    training = mode == ModeKeys.TRAIN
+    update_ops = []
+    with _v1.variable_scope("input_from_feature_columns", partitioner=input_layer_partitioner):
+        net = _v1.feature_column.input_layer(features, list(feature_columns))
+    scope_name = _v1.get_variable_scope().name
+    prefix = f"{scope_name}/" if scope_name else ""
+    for i, width in enumerate(hidden_units):
+        name = f"hiddenlayer_{i}"
+        net = _v1.layers.Dense(
+            width,
+            activation=activation_fn,
+            kernel_initializer=_v1.glorot_uniform_initializer(),
+            name=name,
+        )(net)
+        if dropout is not None and training:
+            net = _v1.layers.dropout(net, rate=dropout, training=True)
+        if batch_norm:
+            # Momentum 0.999, as tf.estimator (Keras' 0.99 diverged on some problems).
+            layer = _v1.layers.BatchNormalization(
+                momentum=0.999, trainable=True, name=f"{name}/batchnorm_{i}"
+            )
+            net = layer(net, training=training)
+            update_ops.extend(layer.updates)
+        add_layer_summary(net, prefix + name)
+    logits = _v1.layers.Dense(
+        units, activation=None, kernel_initializer=_v1.glorot_uniform_initializer(), name="logits"
+    )(net)
+    add_layer_summary(logits, prefix + "logits")
+    return logits, update_ops
 
 
 def dnn_model_fn(

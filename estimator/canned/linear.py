@@ -32,8 +32,45 @@ def default_optimizer(feature_columns):
     return optimizers.OPTIMIZER_CLS_NAMES["Ftrl"](learning_rate=learning_rate)
 
 
+def validate_sparse_combiner(sparse_combiner) -> None:
+    """Raises ValueError unless sparse_combiner is "sum", "mean" or "sqrtn"."""
+    if sparse_combiner not in _SPARSE_COMBINERS:
+        raise ValueError(f"sparse_combiner must be one of {_SPARSE_COMBINERS}, found {sparse_combiner!r}")
+
+
+def linear_model(features, units, feature_columns, sparse_combiner):
+    """`tf.compat.v1.feature_column.linear_model` in the current variable scope
+    (variables linear_model/<column>/weights and linear_model/bias_weights).
+
+    Returns:
+      (logits float32 [batch, units], the bias variable, the columns' weight variables).
+    """
+    cols_to_vars = {}
+    logits = _v1.feature_column.linear_model(
+        features,
+        list(feature_columns),
+        units=units,
+        sparse_combiner=sparse_combiner,
+        cols_to_vars=cols_to_vars,
+    )
+    bias = cols_to_vars.pop("bias")[0]
+    return logits, bias, [v for column_vars in cols_to_vars.values() for v in column_vars]
+
+
+def add_linear_summaries(bias, weights, units) -> None:
+    """The linear model's summaries in the current name scope: "bias" (a scalar for
+    units=1, else a histogram) and "fraction_of_zero_weights"."""
+    if units > 1:
+        _v1.summary.histogram("bias", bias)
+    else:
+        _v1.summary.scalar("bias", bias[0])
+    _v1.summary.scalar("fraction_of_zero_weights", _fraction_of_zero(weights))
+
+
 def _fraction_of_zero(variables) -> tf.Tensor:
-    """The fraction of zero entries over all the variables."""
+    """The fraction of zero entries over all the variables (0 when there are none)."""
+    if not variables:
+        return tf.constant(0.0)
     with _v1.name_scope("zero_fraction"):
         sizes = [tf.cast(tf.size(v), tf.float32) for v in variables]
         zeros = [tf.math.zero_fraction(v) * size for v, size in zip(variables, sizes, strict=True)]
@@ -56,29 +93,15 @@ def linear_logits(features, units, feature_columns, sparse_combiner="sum"):
     Raises:
       ValueError: an unknown sparse_combiner or no feature columns.
     """
-    if sparse_combiner not in _SPARSE_COMBINERS:
-        raise ValueError(f"sparse_combiner must be one of {_SPARSE_COMBINERS}, found {sparse_combiner!r}")
+    validate_sparse_combiner(sparse_combiner)
     if not feature_columns:
         raise ValueError("feature_columns must not be empty")
-    cols_to_vars = {}
     # Resource variables also under tf.compat.v1.disable_v2_behavior() (see dnn.dnn_logits).
     with _v1.variable_scope("linear", use_resource=True) as scope:
-        logits = _v1.feature_column.linear_model(
-            features,
-            list(feature_columns),
-            units=units,
-            sparse_combiner=sparse_combiner,
-            cols_to_vars=cols_to_vars,
-        )
+        logits, bias, weights = linear_model(features, units, feature_columns, sparse_combiner)
         variables = _v1.get_collection(_v1.GraphKeys.TRAINABLE_VARIABLES, scope=f"{scope.name}/")
-    bias = cols_to_vars.pop("bias")[0]
-    weights = [v for column_vars in cols_to_vars.values() for v in column_vars]
     with _v1.name_scope(None):
-        if units > 1:
-            _v1.summary.histogram("bias", bias)
-        else:
-            _v1.summary.scalar("bias", bias[0])
-        _v1.summary.scalar("fraction_of_zero_weights", _fraction_of_zero(weights))
+        add_linear_summaries(bias, weights, units)
     return logits, variables
 
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..mode_keys import ModeKeys
 from ..util import fn_args
-from .dnn import add_layer_summary
+from .dnn import check_units, dnn_network
+from .linear import add_linear_summaries, linear_model, validate_sparse_combiner
 
 _v1 = tf.compat.v1
-_SPARSE_COMBINERS = ("sum", "mean", "sqrtn")
 
 
 def call_logit_fn(logit_fn, features, mode, params, config):
@@ -89,36 +88,22 @@ def dnn_logit_fn_builder(
     Raises:
       ValueError: units is not an int.
     """
-    if not isinstance(units, int):
-        raise ValueError(f"units must be an int, found {type(units).__name__}")
+    check_units(units)
     feature_columns = list(feature_columns)
     hidden_units = list(hidden_units)
 
     def dnn_logit_fn(features, mode):
-        training = mode == ModeKeys.TRAIN
-        with _v1.variable_scope("input_from_feature_columns", partitioner=input_layer_partitioner):
-            net = _v1.feature_column.input_layer(features, feature_columns)
-        prefix = _scope_prefix()
-        for i, width in enumerate(hidden_units):
-            name = f"hiddenlayer_{i}"
-            net = _v1.layers.Dense(
-                width,
-                activation=activation_fn,
-                kernel_initializer=_v1.glorot_uniform_initializer(),
-                name=name,
-            )(net)
-            if dropout is not None and training:
-                net = _v1.layers.dropout(net, rate=dropout, training=True)
-            if batch_norm:
-                # Momentum 0.999, as tf.estimator (Keras' 0.99 diverged on some problems).
-                net = _v1.layers.BatchNormalization(
-                    momentum=0.999, trainable=True, name=f"{name}/batchnorm_{i}"
-                )(net, training=training)
-            add_layer_summary(net, prefix + name)
-        logits = _v1.layers.Dense(
-            units, activation=None, kernel_initializer=_v1.glorot_uniform_initializer(), name="logits"
-        )(net)
-        add_layer_summary(logits, prefix + "logits")
+        logits, _ = dnn_network(
+            features,
+            mode,
+            units,
+            hidden_units,
+            feature_columns,
+            activation_fn,
+            dropout,
+            batch_norm,
+            input_layer_partitioner,
+        )
         return logits
 
     return dnn_logit_fn
@@ -144,42 +129,12 @@ def linear_logit_fn_builder(units, feature_columns, sparse_combiner="sum"):
     Raises:
       ValueError: an unknown sparse_combiner (when the builder is called).
     """
-    if sparse_combiner not in _SPARSE_COMBINERS:
-        raise ValueError(f"sparse_combiner must be one of {_SPARSE_COMBINERS}, found {sparse_combiner!r}")
+    validate_sparse_combiner(sparse_combiner)
     feature_columns = list(feature_columns)
 
     def linear_logit_fn(features):
-        cols_to_vars = {}
-        logits = _v1.feature_column.linear_model(
-            features,
-            feature_columns,
-            units=units,
-            sparse_combiner=sparse_combiner,
-            cols_to_vars=cols_to_vars,
-        )
-        bias = cols_to_vars.pop("bias")[0]
-        weights = [v for column_vars in cols_to_vars.values() for v in column_vars]
-        if units > 1:
-            _v1.summary.histogram("bias", bias)
-        else:
-            _v1.summary.scalar("bias", bias[0])
-        _v1.summary.scalar("fraction_of_zero_weights", _fraction_of_zero(weights))
+        logits, bias, weights = linear_model(features, units, feature_columns, sparse_combiner)
+        add_linear_summaries(bias, weights, units)
         return logits
 
     return linear_logit_fn
-
-
-def _scope_prefix() -> str:
-    """The current variable scope's name followed by "/" ("" at the top)."""
-    name = _v1.get_variable_scope().name
-    return f"{name}/" if name else ""
-
-
-def _fraction_of_zero(variables) -> tf.Tensor:
-    """The fraction of zero entries over all the variables (0 when there are none)."""
-    if not variables:
-        return tf.constant(0.0)
-    with _v1.name_scope("zero_fraction"):
-        sizes = [tf.cast(tf.size(v), tf.float32) for v in variables]
-        zeros = [tf.math.zero_fraction(v) * size for v, size in zip(variables, sizes, strict=True)]
-        return tf.math.divide_no_nan(tf.math.add_n(zeros), tf.math.add_n(sizes))
