@@ -10,35 +10,13 @@ import tf_keras
 
 import estimator as tfe
 from estimator.canned import linear, optimizers
+from tests.estimator.keys import BINARY_METRICS, BINARY_PREDICTIONS, MULTI_CLASS_PREDICTIONS
 
 v1 = tf.compat.v1
 fc = v1.feature_column
 
 CITIES = ["paris", "rome", "oslo", "lima"]
 COLORS = ["red", "green", "blue"]
-BINARY_METRICS = {
-    "accuracy",
-    "accuracy_baseline",
-    "auc",
-    "auc_precision_recall",
-    "average_loss",
-    "label/mean",
-    "precision",
-    "prediction/mean",
-    "recall",
-    "loss",
-    "global_step",
-}
-BINARY_PREDICTIONS = {
-    "logits",
-    "logistic",
-    "probabilities",
-    "class_ids",
-    "classes",
-    "all_class_ids",
-    "all_classes",
-}
-MULTI_CLASS_PREDICTIONS = BINARY_PREDICTIONS - {"logistic"}
 
 
 def _data(n, seed):

@@ -22,33 +22,11 @@ import tf_keras
 
 import estimator as tfe
 from estimator.util import fn_args
-from tests.estimator import models
+from tests.estimator import logs, models
 
 v1 = tf.compat.v1
 REPO = Path(__file__).resolve().parents[2]
 BATCH = 32  # models.train_input_fn's batch size
-
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def _capture():
-    """Starts collecting the messages TensorFlow's logger ("tensorflow") passes at INFO."""
-    logger, handler = logging.getLogger("tensorflow"), _Collect()
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    return handler
-
-
-def _stop(handler):
-    logging.getLogger("tensorflow").removeHandler(handler)
-    return handler.messages
 
 
 @pytest.fixture
@@ -72,11 +50,8 @@ def trained(tmp_path_factory):
         config=models.config(log_step_count_steps=2, save_summary_steps=2),
         params={},
     )
-    handler = _capture()
-    try:
+    with logs.tf_log() as messages:
         est.train(models.train_input_fn, steps=5)
-    finally:
-        messages = _stop(handler)
     return est, messages
 
 

@@ -11,20 +11,10 @@ import estimator as tfe
 from estimator import export
 from estimator.canned.metric_keys import MetricKeys
 from estimator.canned.prediction_keys import PredictionKeys
+from tests.estimator.keys import BINARY_HEAD_METRICS
 
 v1 = tf.compat.v1
 TRAIN, EVAL, PREDICT = tfe.ModeKeys.TRAIN, tfe.ModeKeys.EVAL, tfe.ModeKeys.PREDICT
-BINARY_METRICS = {
-    "accuracy",
-    "accuracy_baseline",
-    "auc",
-    "auc_precision_recall",
-    "average_loss",
-    "label/mean",
-    "precision",
-    "prediction/mean",
-    "recall",
-}
 
 
 def _init(session):
@@ -72,7 +62,7 @@ def test_binary_head_loss_and_metrics_match_hand_computed_values():
     # cross entropies 0 and 41; mean 20.5 (the tf.estimator 2.15 docstring example)
     spec, out = _spec_values(tfe.BinaryClassHead(), EVAL, LOGITS_2, LABELS_2)
     assert out["loss"] == pytest.approx(20.5)
-    assert set(out["metrics"]) == BINARY_METRICS
+    assert set(out["metrics"]) == BINARY_HEAD_METRICS
     expected = {
         "accuracy": 0.5,
         "accuracy_baseline": 1.0,
@@ -133,7 +123,7 @@ def test_binary_head_label_vocabulary_thresholds_and_name():
     expected = math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))
     assert out["loss"] == pytest.approx(expected / 2, rel=1e-5)
     keys = set(out["metrics"])
-    assert {f"{k}/h" for k in BINARY_METRICS} <= keys
+    assert {f"{k}/h" for k in BINARY_HEAD_METRICS} <= keys
     assert "accuracy/positive_threshold_0.3/h" in keys and "recall/positive_threshold_0.7/h" in keys
     assert out["metrics"]["accuracy/h"] == 1.0
     _, predictions = _spec_values(head, PREDICT, np.array([[2.0], [-1.0]], np.float32))

@@ -8,33 +8,12 @@ import tensorflow as tf
 
 import estimator as tfe
 from estimator.canned import rnn
+from tests.estimator.keys import BINARY_METRICS, BINARY_PREDICTIONS
 
 v1 = tf.compat.v1
 fc = v1.feature_column
 
 MAX_LENGTH = 6
-BINARY_METRICS = {
-    "accuracy",
-    "accuracy_baseline",
-    "auc",
-    "auc_precision_recall",
-    "average_loss",
-    "label/mean",
-    "precision",
-    "prediction/mean",
-    "recall",
-    "loss",
-    "global_step",
-}
-BINARY_PREDICTIONS = {
-    "logits",
-    "logistic",
-    "probabilities",
-    "class_ids",
-    "classes",
-    "all_class_ids",
-    "all_classes",
-}
 TOKENS = ["a", "b", "c", "x", "y"]
 SEQUENCE_KEYS = ("price", "tok")  # the other features are per example (context)
 
