@@ -327,21 +327,13 @@ class Estimator:
         hooks = _check_hooks(hooks)
         if steps is not None and steps <= 0:
             raise ValueError(f"steps must be > 0, got {steps}")
-        if not checkpoint_path:
-            checkpoint_path = self.latest_checkpoint()
-            if not checkpoint_path:
-                _LOG.info(
-                    "Could not find trained model in model_dir: %s, running initialization to evaluate.",
-                    self.model_dir,
-                )
+        checkpoint_path = self._checkpoint_to_read(checkpoint_path, "evaluate")
         with tf.Graph().as_default() as graph:
             self._seed(graph)
             global_step = _v1.train.get_or_create_global_step()
             features, labels, input_hooks = self._input(input_fn, ModeKeys.EVAL)
             spec = self._call_model_fn(features, labels, ModeKeys.EVAL, self.config)
-            self._maybe_warm_start(checkpoint_path)
-            if checkpoint_path:
-                self._check_restorable(checkpoint_path, spec.scaffold)
+            self._restore_or_warm_start(checkpoint_path, spec.scaffold)
             metrics = dict(spec.eval_metric_ops)
             for reserved, what in ((LOSS_METRIC_KEY, "the mean loss"), (GLOBAL_STEP_KEY, "the global step")):
                 if reserved in metrics:
@@ -408,13 +400,7 @@ class Estimator:
             dimensions differ when yielding single examples.
         """
         hooks = _check_hooks(hooks)
-        if not checkpoint_path:
-            checkpoint_path = self.latest_checkpoint()
-        if not checkpoint_path:
-            _LOG.info(
-                "Could not find trained model in model_dir: %s, running initialization to predict.",
-                self.model_dir,
-            )
+        checkpoint_path = self._checkpoint_to_read(checkpoint_path, "predict")
         with tf.Graph().as_default() as graph:
             self._seed(graph)
             _v1.train.get_or_create_global_step()
@@ -425,9 +411,7 @@ class Estimator:
                     "yields forever. This is probably a mistake."
                 )
             spec = self._call_model_fn(features, None, ModeKeys.PREDICT, self.config)
-            self._maybe_warm_start(checkpoint_path)
-            if checkpoint_path:
-                self._check_restorable(checkpoint_path, spec.scaffold)
+            self._restore_or_warm_start(checkpoint_path, spec.scaffold)
             predictions = _select(spec.predictions, predict_keys)
             session_creator = _v1.train.ChiefSessionCreator(
                 scaffold=self._scaffold(spec.scaffold),
@@ -629,10 +613,8 @@ class Estimator:
             global_step = _v1.train.get_or_create_global_step()
             features, labels, input_hooks = self._input(input_fn, ModeKeys.TRAIN)
             spec = self._call_model_fn(features, labels, ModeKeys.TRAIN, self.config)
-            checkpoint_path = self.latest_checkpoint()
-            self._maybe_warm_start(checkpoint_path)
-            if checkpoint_path and config.is_chief:  # the chief restores; the others wait for it
-                self._check_restorable(checkpoint_path, spec.scaffold)
+            # The chief restores; the others wait for it.
+            self._restore_or_warm_start(self.latest_checkpoint(), spec.scaffold, check=config.is_chief)
             if not any(s.op.name == "loss" for s in _v1.get_collection(_v1.GraphKeys.SUMMARIES)):
                 _v1.summary.scalar("loss", spec.loss)
             _v1.add_to_collection(_v1.GraphKeys.LOSSES, spec.loss)
@@ -672,6 +654,30 @@ class Estimator:
             if not steps_done:
                 _LOG.warning("Training with estimator made no steps. Perhaps input is empty or misspecified.")
         return loss
+
+    def _checkpoint_to_read(self, checkpoint_path: str | None, purpose: str) -> str | None:
+        """checkpoint_path, else the newest in model_dir; None (as tf.estimator, logged:
+        "Could not find trained model in model_dir: ..., running initialization to
+        <purpose>.") when there is none, and the variables are initialized."""
+        checkpoint_path = checkpoint_path or self.latest_checkpoint()
+        if not checkpoint_path:
+            _LOG.info(
+                "Could not find trained model in model_dir: %s, running initialization to %s.",
+                self.model_dir,
+                purpose,
+            )
+        return checkpoint_path
+
+    def _restore_or_warm_start(self, checkpoint_path: str | None, scaffold, check: bool = True) -> None:
+        """Warm-starts the graph when there is no checkpoint; else (with `check`) makes
+        sure the checkpoint restores it whole (see `_check_restorable`).
+
+        Raises:
+          NotFoundError: as `_check_restorable`.
+        """
+        self._maybe_warm_start(checkpoint_path)
+        if checkpoint_path and check:
+            self._check_restorable(checkpoint_path, scaffold)
 
     def _check_restorable(self, checkpoint_path: str, scaffold) -> None:
         """Raises NotFoundError unless checkpoint_path restores every variable of the graph (see
