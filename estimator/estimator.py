@@ -32,7 +32,7 @@ from .checkpoints import GLOBAL_STEP_KEY, global_step_of, latest_checkpoint
 from .mode_keys import ModeKeys
 from .model_fn import LOSS_METRIC_KEY, EstimatorSpec
 from .run_config import RunConfig, TaskType, get_default_session_config
-from .util import fn_args
+from .util import all_instances, fn_args
 
 _v1 = tf.compat.v1
 _LOG = tf.get_logger()
@@ -150,22 +150,13 @@ def _verify_model_fn_args(model_fn, params) -> tuple[str, ...]:
     return names
 
 
-def _check_hooks(hooks, what: str = "hooks") -> list:
-    hooks = list(hooks or ())
-    for hook in hooks:
-        if not isinstance(hook, _v1.train.SessionRunHook):
-            raise TypeError(f"{what} must be SessionRunHooks, found {type(hook).__name__}: {hook!r}")
-    return hooks
+def _check_hooks(hooks) -> list:
+    return list(all_instances(hooks, _v1.train.SessionRunHook, "hooks must be SessionRunHooks"))
 
 
 def _check_listeners(listeners) -> list:
-    listeners = list(listeners or ())
-    for listener in listeners:
-        if not isinstance(listener, _v1.train.CheckpointSaverListener):
-            raise TypeError(
-                f"saving_listeners must be CheckpointSaverListeners, found {type(listener).__name__}"
-            )
-    return listeners
+    what = "saving_listeners must be CheckpointSaverListeners"
+    return list(all_instances(listeners, _v1.train.CheckpointSaverListener, what))
 
 
 class Estimator:

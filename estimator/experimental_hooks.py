@@ -16,6 +16,7 @@ import uuid
 import tensorflow as tf
 
 from .checkpoints import global_step_of, latest_checkpoint
+from .util import all_instances
 
 _v1 = tf.compat.v1
 _LOG = tf.get_logger()
@@ -51,10 +52,9 @@ class InMemoryEvaluatorHook(_v1.train.SessionRunHook):
                 "InMemoryEvaluator supports only single machine (aka Local) setting; this config has "
                 f"{config.num_ps_replicas} ps and {config.num_worker_replicas} worker replicas"
             )
-        hooks = list(hooks or ())
-        for hook in hooks:
-            if not isinstance(hook, _v1.train.SessionRunHook):
-                raise TypeError(f"InMemoryEvaluatorHook hooks must be SessionRunHooks, found {hook!r}")
+        hooks = all_instances(
+            hooks, _v1.train.SessionRunHook, "InMemoryEvaluatorHook hooks must be SessionRunHooks"
+        )
         self._estimator = estimator
         self._input_fn = input_fn
         self._steps = steps

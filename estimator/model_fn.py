@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from . import export
 from .mode_keys import ModeKeys
+from .util import all_instances
 
 _v1 = tf.compat.v1
 LOSS_METRIC_KEY = "loss"
@@ -41,11 +42,7 @@ def _graph_tensor(value, what: str):
 
 
 def _hooks(hooks, what: str) -> tuple:
-    hooks = tuple(hooks or ())
-    for hook in hooks:
-        if not isinstance(hook, _v1.train.SessionRunHook):
-            raise TypeError(f"{what} must be SessionRunHooks, found {type(hook).__name__}")
-    return hooks
+    return all_instances(hooks, _v1.train.SessionRunHook, f"{what} must be SessionRunHooks")
 
 
 class EstimatorSpec(collections.namedtuple("EstimatorSpec", _FIELDS)):

@@ -25,6 +25,7 @@ import tensorflow as tf
 from . import distributed, export_dirs
 from .exporter import Exporter
 from .run_config import TaskType
+from .util import all_instances
 
 _v1 = tf.compat.v1
 _LOG = tf.get_logger()
@@ -32,21 +33,15 @@ EXPORT_DIR = "export"
 
 
 def _hooks(hooks, owner: str) -> tuple:
-    hooks = tuple(hooks or ())
-    for hook in hooks:
-        if not isinstance(hook, _v1.train.SessionRunHook):
-            raise TypeError(f"{owner} hooks must be SessionRunHook instances, found {hook!r}")
-    return hooks
+    return all_instances(hooks, _v1.train.SessionRunHook, f"{owner} hooks must be SessionRunHook instances")
 
 
 def _saving_listeners(listeners) -> tuple:
-    listeners = tuple(listeners or ())
-    for listener in listeners:
-        if not isinstance(listener, _v1.train.CheckpointSaverListener):
-            raise TypeError(
-                f"TrainSpec saving_listeners must be CheckpointSaverListener instances, found {listener!r}"
-            )
-    return listeners
+    return all_instances(
+        listeners,
+        _v1.train.CheckpointSaverListener,
+        "TrainSpec saving_listeners must be CheckpointSaverListener instances",
+    )
 
 
 class TrainSpec(collections.namedtuple("TrainSpec", ["input_fn", "max_steps", "hooks", "saving_listeners"])):
@@ -114,10 +109,7 @@ class EvalSpec(
             raise TypeError(f"EvalSpec name must be a string, found {name!r}")
         if isinstance(exporters, Exporter):
             exporters = [exporters]
-        exporters = tuple(exporters or ())
-        for exporter in exporters:
-            if not isinstance(exporter, Exporter):
-                raise TypeError(f"EvalSpec exporters must be Exporters, found {exporter!r}")
+        exporters = all_instances(exporters, Exporter, "EvalSpec exporters must be Exporters")
         names = [e.name for e in exporters]
         if len(set(names)) != len(names):
             raise ValueError(f"exporter names must be unique, found {names}")

@@ -1,4 +1,5 @@
-"""`fn_args`: the argument names the Estimator may pass to a model_fn or an input_fn."""
+"""`fn_args`: the argument names the Estimator may pass to a model_fn or an input_fn;
+`all_instances`: the check of the hooks and listeners the API takes."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ def fn_args(fn) -> tuple[str, ...]:
     except (TypeError, ValueError) as e:
         raise ValueError(f"cannot read the arguments of {fn!r}: {e}") from e
     return tuple(p.name for p in parameters if p.kind in _NAMED)
+
+
+def all_instances(values, cls, what: str) -> tuple:
+    """`values` (an iterable; None for none) as a tuple, each an instance of `cls`.
+
+    Raises:
+      TypeError: "<what>, found <type>: <value>" for the first value that is not.
+    """
+    values = tuple(values or ())
+    for value in values:
+        if not isinstance(value, cls):
+            raise TypeError(f"{what}, found {type(value).__name__}: {value!r}")
+    return values
