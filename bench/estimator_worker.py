@@ -2,7 +2,8 @@
 
 Run by bench/against_tf215.py in a fresh process, with this project's virtualenv
 (TensorFlow 2.21, `estimator`) or with the TF 2.15 reference environment (real
-tf.estimator 2.15); it prints one JSON line: {"steps_per_s": ..., "tensorflow": ...}.
+tf.estimator 2.15); it prints one JSON line: {"steps_per_s": ..., "steps_per_cpu_s": ...,
+"tensorflow": ...}.
 
     python -m bench.estimator_worker --runtime here --model cnn --steps 200
     /tmp/tf215/bin/python -m bench.estimator_worker --runtime tf215 --model dnn --steps 200
@@ -48,20 +49,23 @@ def _runtime(name: str):
 
 
 class _StepTimer:
-    """A SessionRunHook (made for the runtime's tf) timing each step after the first `warmup`."""
+    """A SessionRunHook (made for the runtime's tf) timing each step after the first `warmup`:
+    wall seconds, and the CPU seconds of all the process's threads (which another job on the
+    machine disturbs less)."""
 
     @staticmethod
     def make(tf, warmup: int):
         class Timer(tf.compat.v1.train.SessionRunHook):
             def __init__(self):
-                self.count, self.last, self.durations = 0, None, []
+                self.count, self.last, self.durations, self.cpu_seconds = 0, None, [], 0.0
 
             def after_run(self, run_context, run_values):
-                now = time.perf_counter()
+                now, cpu = time.perf_counter(), time.process_time()
                 self.count += 1
                 if self.count > warmup:
-                    self.durations.append(now - self.last)
-                self.last = now
+                    self.durations.append(now - self.last[0])
+                    self.cpu_seconds += cpu - self.last[1]
+                self.last = (now, cpu)
 
         return Timer()
 
@@ -120,6 +124,7 @@ def run(runtime: str, model_name: str, steps: int, warmup: int) -> dict:
     seconds = sum(timer.durations)
     return {
         "steps_per_s": len(timer.durations) / seconds,
+        "steps_per_cpu_s": len(timer.durations) / timer.cpu_seconds,
         "batch_size": batch_size,
         "steps": len(timer.durations),
         "tensorflow": tf.__version__,
