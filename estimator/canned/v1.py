@@ -161,6 +161,14 @@ def _average_loss_summary(head, loss, logits, features) -> None:
         _v1.summary.scalar(head._summary_key("average_loss"), loss / example_weight_sum)
 
 
+def _check_features(features) -> None:
+    """Raises ValueError (2.15's v1 message) unless features is a dict."""
+    if not isinstance(features, dict):
+        raise ValueError(
+            f"features should be a dictionary of `Tensor`s. Given type: {type(features).__name__}"
+        )
+
+
 def _minimize(optimizer, global_step=None, var_list=None):
     return lambda loss: optimizer.minimize(loss, global_step=global_step, var_list=var_list)
 
@@ -221,10 +229,7 @@ def linear_model_fn_v1(
     Raises:
       ValueError: features not a dict, a bad optimizer or sparse_combiner.
     """
-    if not isinstance(features, dict):
-        raise ValueError(
-            f"features should be a dictionary of `Tensor`s. Given type: {type(features).__name__}"
-        )
+    _check_features(features)
     partitioner = partitioner or _partitioner(config, _INPUT_LAYER_MIN_SLICE_SIZE)
     with _v1.variable_scope("linear", values=tuple(features.values()), partitioner=partitioner):
         logit_fn = linear_logit_fn_builder(head.logits_dimension, feature_columns, sparse_combiner)
@@ -268,10 +273,7 @@ def dnn_linear_combined_model_fn_v1(
       ValueError: features not a dict, no feature columns, DNN columns without
         dnn_hidden_units, or a bad optimizer.
     """
-    if not isinstance(features, dict):
-        raise ValueError(
-            f"features should be a dictionary of `Tensor`s. Given type: {type(features).__name__}"
-        )
+    _check_features(features)
     _validate_feature_columns(linear_feature_columns, dnn_feature_columns)
     input_layer_partitioner = input_layer_partitioner or _partitioner(config, _INPUT_LAYER_MIN_SLICE_SIZE)
     parts = []  # (logits, optimizer, variable scope name)
