@@ -1,4 +1,4 @@
-"""Tiny model_fns and inputs for the Estimator runtime's tests."""
+"""Tiny model_fns, inputs and configs for the Estimator runtime's tests."""
 
 import numpy as np
 import tensorflow as tf
@@ -61,3 +61,18 @@ def config(**kwargs):
     kwargs.setdefault("save_checkpoints_steps", 1000)
     kwargs.setdefault("log_step_count_steps", 50)
     return tfe.RunConfig(**kwargs)
+
+
+def seeded_config(**kwargs):
+    """A RunConfig with seed 1 that logs no steps and saves a checkpoint only when training ends."""
+    return tfe.RunConfig(tf_random_seed=1, save_checkpoints_steps=10_000, log_step_count_steps=None, **kwargs)
+
+
+def make_estimator(model_dir, model_fn=linear_model_fn, params=None, **settings):
+    """An Estimator of model_fn (default: the linear model) in model_dir, configured by `config(**settings)`."""
+    return tfe.Estimator(model_fn, str(model_dir), config=config(**settings), params=params or {})
+
+
+def stack_predictions(predictions):
+    """The dicts predict() yields, one per example, as one dict of stacked numpy arrays."""
+    return {key: np.stack([p[key] for p in predictions]) for key in predictions[0]}

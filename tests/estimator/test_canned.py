@@ -10,6 +10,7 @@ import tf_keras
 
 import estimator as tfe
 from estimator.canned import linear, optimizers
+from tests.estimator import models
 from tests.estimator.keys import BINARY_METRICS, BINARY_PREDICTIONS, MULTI_CLASS_PREDICTIONS
 
 v1 = tf.compat.v1
@@ -81,10 +82,6 @@ def columns(tmp_path_factory):
     }
 
 
-def _config(**kwargs):
-    return tfe.RunConfig(tf_random_seed=1, save_checkpoints_steps=10_000, log_step_count_steps=None, **kwargs)
-
-
 def _serialized(features, n):
     """n rows of features as serialized tf.Examples."""
     rows = []
@@ -118,10 +115,6 @@ def _export_and_load(est, columns, tmp_path, vocab_file=None):
             os.rename(str(vocab_file) + ".moved", vocab_file)
 
 
-def _stack(predictions):
-    return {k: np.stack([p[k] for p in predictions]) for k in predictions[0]}
-
-
 @pytest.fixture(scope="module")
 def binary_dnn(columns, tmp_path_factory):
     """A DNNClassifier with string labels and a weight column, trained in two calls
@@ -134,7 +127,7 @@ def binary_dnn(columns, tmp_path_factory):
         label_vocabulary=["no", "yes"],
         weight_column="w",
         optimizer=tf_keras.optimizers.legacy.Adagrad(learning_rate=0.3),
-        config=_config(),
+        config=models.seeded_config(),
     )
     est.train(_train_input(labels), steps=100)
     est.train(_train_input(labels), steps=100)
@@ -161,7 +154,7 @@ def test_dnn_classifier_learns_and_reports_tf_estimator_keys(binary_dnn):
 def test_dnn_classifier_export_serves_what_predict_returns(binary_dnn, columns, tmp_path):
     loaded = _export_and_load(binary_dnn, columns["dnn"], tmp_path, columns["vocab_file"])
     assert set(loaded.signatures) == {"serving_default", "classification", "regression", "predict"}
-    expected = _stack(list(binary_dnn.predict(_predict_input())))
+    expected = models.stack_predictions(list(binary_dnn.predict(_predict_input())))
     examples = _serialized(EVAL, 8)
     served = loaded.signatures["predict"](examples=examples)
     assert set(served) == BINARY_PREDICTIONS
@@ -194,14 +187,14 @@ def test_multi_class_dnn_and_its_classification_signature(columns, tmp_path):
         optimizer=lambda: tf_keras.optimizers.legacy.Adam(0.02),
         batch_norm=True,
         dropout=0.1,
-        config=_config(),
+        config=models.seeded_config(),
     )
     est.train(_train_input(LABELS["multi"]), steps=200)
     metrics = est.evaluate(_eval_input(EVAL_LABELS["multi"]))
     assert set(metrics) == {"accuracy", "average_loss", "loss", "global_step"}
     assert metrics["accuracy"] >= 0.8
     assert "dnn/hiddenlayer_0/batchnorm_0/moving_mean" in est.get_variable_names()
-    expected = _stack(list(est.predict(_predict_input())))
+    expected = models.stack_predictions(list(est.predict(_predict_input())))
     assert set(expected) == MULTI_CLASS_PREDICTIONS
     assert expected["all_class_ids"][0].tolist() == [0, 1, 2]
     loaded = _export_and_load(est, columns["dnn"], tmp_path)
@@ -217,14 +210,14 @@ def test_dnn_regressor_and_its_regression_signature(columns, tmp_path):
         columns["dnn"],
         model_dir=str(tmp_path / "m"),
         optimizer=v1.train.AdamOptimizer(0.02),
-        config=_config(),
+        config=models.seeded_config(),
     )
     est.train(_train_input(LABELS["regression"]), steps=200)
     metrics = est.evaluate(_eval_input(EVAL_LABELS["regression"]))
     assert set(metrics) == {"average_loss", "label/mean", "prediction/mean", "loss", "global_step"}
     assert metrics["average_loss"] < 0.1 * float(np.var(EVAL_SCORE))
     assert metrics["label/mean"] == pytest.approx(float(EVAL_SCORE.mean()), rel=1e-4)
-    expected = _stack(list(est.predict(_predict_input())))
+    expected = models.stack_predictions(list(est.predict(_predict_input())))
     assert set(expected) == {"predictions"}
     loaded = _export_and_load(est, columns["dnn"], tmp_path)
     assert set(loaded.signatures) == {"serving_default", "regression", "predict"}
@@ -233,7 +226,9 @@ def test_dnn_regressor_and_its_regression_signature(columns, tmp_path):
 
 
 def test_linear_classifier_and_regressor(columns, tmp_path):
-    classifier = tfe.LinearClassifier(columns["linear"], model_dir=str(tmp_path / "c"), config=_config())
+    classifier = tfe.LinearClassifier(
+        columns["linear"], model_dir=str(tmp_path / "c"), config=models.seeded_config()
+    )
     classifier.train(_train_input(LABELS["binary"]), steps=200)
     metrics = classifier.evaluate(_eval_input(EVAL_LABELS["binary"]))
     assert set(metrics) == BINARY_METRICS
@@ -248,13 +243,13 @@ def test_linear_classifier_and_regressor(columns, tmp_path):
         columns["linear"],
         model_dir=str(tmp_path / "r"),
         optimizer=tf_keras.optimizers.legacy.Ftrl(0.5),
-        config=_config(),
+        config=models.seeded_config(),
     )
     regressor.train(_train_input(LABELS["regression"]), steps=200)
     metrics = regressor.evaluate(_eval_input(EVAL_LABELS["regression"]))
     assert metrics["average_loss"] < 0.15 * float(np.var(EVAL_SCORE))
     loaded = _export_and_load(regressor, columns["linear"], tmp_path, columns["vocab_file"])
-    expected = _stack(list(regressor.predict(_predict_input())))
+    expected = models.stack_predictions(list(regressor.predict(_predict_input())))
     served = loaded.signatures["serving_default"](inputs=_serialized(EVAL, 8))
     np.testing.assert_allclose(served["outputs"].numpy(), expected["predictions"], rtol=1e-5, atol=1e-5)
 
@@ -268,7 +263,7 @@ def test_dnn_linear_combined_classifier(columns, tmp_path):
         dnn_optimizer=tf_keras.optimizers.Adagrad(0.3),  # new-style: converted to its legacy twin
         dnn_hidden_units=[8],
         n_classes=3,
-        config=_config(),
+        config=models.seeded_config(),
     )
     classifier.train(_train_input(LABELS["multi"]), steps=200)
     metrics = classifier.evaluate(_eval_input(EVAL_LABELS["multi"]))
@@ -287,20 +282,22 @@ def test_dnn_linear_combined_regressor_with_v1_optimizers(columns, tmp_path):
         dnn_feature_columns=columns["dnn"],
         dnn_optimizer=v1.train.AdagradOptimizer(0.2),
         dnn_hidden_units=[8],
-        config=_config(),
+        config=models.seeded_config(),
     )
     regressor.train(_train_input(LABELS["regression"]), steps=200)
     metrics = regressor.evaluate(_eval_input(EVAL_LABELS["regression"]))
     assert metrics["global_step"] == 200
     assert metrics["average_loss"] < 0.15 * float(np.var(EVAL_SCORE))
-    expected = _stack(list(regressor.predict(_predict_input())))
+    expected = models.stack_predictions(list(regressor.predict(_predict_input())))
     loaded = _export_and_load(regressor, columns["linear"] + columns["dnn"], tmp_path, columns["vocab_file"])
     served = loaded.signatures["predict"](examples=_serialized(EVAL, 8))
     np.testing.assert_allclose(served["predictions"].numpy(), expected["predictions"], rtol=1e-5, atol=1e-5)
 
 
 def test_baselines_learn_the_prior_and_the_mean(tmp_path):
-    classifier = tfe.BaselineClassifier(model_dir=str(tmp_path / "c"), n_classes=3, config=_config())
+    classifier = tfe.BaselineClassifier(
+        model_dir=str(tmp_path / "c"), n_classes=3, config=models.seeded_config()
+    )
     classifier.train(_train_input(LABELS["multi"], batch_size=512), steps=100)
     probabilities = next(classifier.predict(_predict_input()))["probabilities"]
     prior = np.bincount(LABELS["multi"], minlength=3) / len(LABELS["multi"])
@@ -309,7 +306,9 @@ def test_baselines_learn_the_prior_and_the_mean(tmp_path):
         n for n in classifier.get_variable_names() if n.startswith("training/")
     )
 
-    regressor = tfe.BaselineRegressor(model_dir=str(tmp_path / "r"), optimizer="SGD", config=_config())
+    regressor = tfe.BaselineRegressor(
+        model_dir=str(tmp_path / "r"), optimizer="SGD", config=models.seeded_config()
+    )
     regressor.train(_train_input(LABELS["regression"], batch_size=512), steps=50)
     prediction = next(regressor.predict(_predict_input()))["predictions"]
     assert prediction[0] == pytest.approx(float(TRAIN_SCORE.mean()), abs=1e-3)
@@ -324,7 +323,7 @@ def test_dnn_estimator_with_a_multi_label_head(columns, tmp_path):
         columns["dnn"],
         model_dir=str(tmp_path),
         optimizer=tf_keras.optimizers.legacy.Adagrad(0.3),
-        config=_config(),
+        config=models.seeded_config(),
     )
     est.train(lambda: tf.data.Dataset.from_tensor_slices((TRAIN, multi_hot)).repeat().batch(32), steps=200)
     metrics = est.evaluate(lambda: tf.data.Dataset.from_tensor_slices((TRAIN, multi_hot)).batch(256))
@@ -368,7 +367,9 @@ def test_dnn_linear_combined_estimator_default_optimizers(columns, tmp_path):
 
 
 def test_default_optimizers_and_learning_rates(columns, tmp_path):
-    dnn = tfe.DNNClassifier([4], columns["dnn"], model_dir=str(tmp_path / "dnn"), config=_config())
+    dnn = tfe.DNNClassifier(
+        [4], columns["dnn"], model_dir=str(tmp_path / "dnn"), config=models.seeded_config()
+    )
     dnn.train(_train_input(LABELS["binary"]), steps=1)
     # tf.estimator 2.15's v2 DNN Estimators: 'Adagrad' with Keras' default learning rate.
     assert dnn.get_variable_value("training/Adagrad/learning_rate") == pytest.approx(0.001)
@@ -401,7 +402,7 @@ def test_warm_start_from_a_trained_canned_estimator(binary_dnn, columns, tmp_pat
         label_vocabulary=["no", "yes"],
         optimizer=tf_keras.optimizers.legacy.SGD(0.0),
         warm_start_from=binary_dnn.model_dir,
-        config=_config(),
+        config=models.seeded_config(),
     )
     warm.train(_train_input(np.where(LABELS["binary"] == 1, "yes", "no")), steps=1)
     np.testing.assert_array_equal(

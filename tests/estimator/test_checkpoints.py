@@ -13,13 +13,8 @@ import shutil
 
 import tensorflow as tf
 
-import estimator as tfe
 from estimator import checkpoints
 from tests.estimator import logs, models
-
-
-def _estimator(model_dir, **config):
-    return tfe.Estimator(models.linear_model_fn, str(model_dir), config=models.config(**config), params={})
 
 
 def _point_state_at(model_dir, old_dir) -> None:
@@ -35,11 +30,11 @@ def _point_state_at(model_dir, old_dir) -> None:
 
 def test_a_dir_copied_from_a_bucket_resumes_from_its_own_files_saying_so_once(tmp_path):
     original = tmp_path / "original"
-    _estimator(original).train(models.train_input_fn, steps=3)
+    models.make_estimator(original).train(models.train_input_fn, steps=3)
     copy = tmp_path / "copy"
     shutil.copytree(original, copy)
     _point_state_at(copy, "gs://old-bucket/models/run1")
-    est = _estimator(copy)
+    est = models.make_estimator(copy)
     with logs.tf_log() as messages:
         assert est.latest_checkpoint() == str(copy / "model.ckpt-3")
         assert est.evaluate(models.eval_input_fn, steps=1)["global_step"] == 3
@@ -55,12 +50,12 @@ def test_training_a_copy_never_touches_the_originals_files(tmp_path):
     """The state file names the original, which still exists: the copy reads and removes
     (keep_checkpoint_max=1) only its own checkpoints."""
     original = tmp_path / "original"
-    _estimator(original, save_checkpoints_steps=2).train(models.train_input_fn, steps=4)
+    models.make_estimator(original, save_checkpoints_steps=2).train(models.train_input_fn, steps=4)
     before = sorted(os.listdir(original))
     copy = tmp_path / "copy"
     shutil.copytree(original, copy)
     _point_state_at(copy, str(original))
-    est = _estimator(copy, save_checkpoints_steps=2, keep_checkpoint_max=1)
+    est = models.make_estimator(copy, save_checkpoints_steps=2, keep_checkpoint_max=1)
     assert est.latest_checkpoint() == str(copy / "model.ckpt-4")
     est.train(models.train_input_fn, steps=4)
     assert sorted(os.listdir(original)) == before
@@ -69,7 +64,7 @@ def test_training_a_copy_never_touches_the_originals_files(tmp_path):
 
 def test_a_state_file_of_this_dir_is_left_as_it_is(tmp_path):
     model_dir = tmp_path / "model"
-    _estimator(model_dir).train(models.train_input_fn, steps=2)
+    models.make_estimator(model_dir).train(models.train_input_fn, steps=2)
     state_file = model_dir / "checkpoint"
     text = state_file.read_text()
     checkpoints.adopt_moved_state(str(model_dir))

@@ -22,7 +22,7 @@ import tf_keras
 
 import estimator as tfe
 from estimator.util import fn_args
-from tests.estimator import logs, models
+from tests.estimator import logs, models, programs
 
 v1 = tf.compat.v1
 REPO = Path(__file__).resolve().parents[2]
@@ -186,17 +186,6 @@ def test_tf_keras_metrics_beside_v1_metric_pairs(tmp_path):
 
 
 # ---------------------------------------------------------------- log lines
-def _events(directory):
-    """{tag: {step: simple_value}} of the event files in `directory`."""
-    values = {}
-    for name in os.listdir(directory):
-        if ".tfevents." in name:
-            for event in v1.train.summary_iterator(os.path.join(directory, name)):
-                for value in event.summary.value:
-                    values.setdefault(value.tag, {})[event.step] = value.simple_value
-    return values
-
-
 def test_train_logs_tf_estimator_lines_and_step_rates(trained):
     est, messages = trained
     for line in ("Calling model_fn.", "Done calling model_fn.", "Create CheckpointSaverHook."):
@@ -209,7 +198,7 @@ def test_train_logs_tf_estimator_lines_and_step_rates(trained):
     assert len([m for m in messages if re.fullmatch(r"examples/sec: [-+0-9.e]+", m)]) == 2
     assert re.fullmatch(r"Loss for final step: [-+0-9.e]+\.", messages[-1]), messages[-1]
     # TensorFlow's StepCounterHook writes global_step/sec; examples/sec is the batch size times it.
-    events = _events(est.model_dir)
+    events = programs.scalars(est.model_dir)
     assert sorted(events["global_step/sec"]) == sorted(events["examples/sec"]) == [3, 5]
     for step, rate in events["global_step/sec"].items():
         assert events["examples/sec"][step] == pytest.approx(BATCH * rate, rel=1e-4)
@@ -239,7 +228,7 @@ def test_evaluate_logs_and_returns_numpy_values(trained, tf_info):
     )  # str(np.float32), as 2.15 printed it
     assert est.eval_dir() == os.path.join(est.model_dir, "eval")
     assert est.eval_dir("test") == os.path.join(est.model_dir, "eval_test")
-    assert _events(est.eval_dir())["accuracy"] == {5: pytest.approx(float(results["accuracy"]))}
+    assert programs.scalars(est.eval_dir())["accuracy"] == {5: pytest.approx(float(results["accuracy"]))}
 
 
 def test_set_verbosity_info_shows_the_lines_in_a_plain_script(tmp_path):

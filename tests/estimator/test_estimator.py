@@ -13,17 +13,13 @@ from tests.estimator import models
 v1 = tf.compat.v1
 
 
-def _estimator(model_dir, **config):
-    return tfe.Estimator(models.linear_model_fn, str(model_dir), config=models.config(**config), params={})
-
-
 def test_steps_add_and_max_steps_is_absolute(tmp_path):
-    est = _estimator(tmp_path / "m")
+    est = models.make_estimator(tmp_path / "m")
     est.train(models.train_input_fn, steps=5)
     assert est.get_variable_value("global_step") == 5
     est.train(models.train_input_fn, steps=5)
     assert est.get_variable_value("global_step") == 10
-    other = _estimator(tmp_path / "n")
+    other = models.make_estimator(tmp_path / "n")
     other.train(models.train_input_fn, max_steps=5)
     other.train(models.train_input_fn, max_steps=5)
     assert other.get_variable_value("global_step") == 5
@@ -32,16 +28,16 @@ def test_steps_add_and_max_steps_is_absolute(tmp_path):
 
 
 def test_a_moved_model_dir_still_resumes(tmp_path):
-    _estimator(tmp_path / "old").train(models.train_input_fn, steps=3)
+    models.make_estimator(tmp_path / "old").train(models.train_input_fn, steps=3)
     shutil.move(str(tmp_path / "old"), str(tmp_path / "new"))
-    moved = _estimator(tmp_path / "new")
+    moved = models.make_estimator(tmp_path / "new")
     assert moved.latest_checkpoint() == str(tmp_path / "new" / "model.ckpt-3")
     moved.train(models.train_input_fn, steps=2)
     assert moved.get_variable_value("global_step") == 5
 
 
 def test_training_stops_at_the_end_of_the_input(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     est.train(lambda: models.train_input_fn().take(7))
     assert est.get_variable_value("global_step") == 7
 
@@ -69,7 +65,7 @@ def test_evaluate_loss_is_the_mean_of_batch_losses(tmp_path):
 
 
 def test_predict_yields_examples_and_honours_predict_keys(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     assert len(list(est.predict(models.predict_input_fn))) == 10  # no checkpoint: initialized variables
     est.train(models.train_input_fn, steps=5)
     predictions = list(est.predict(models.predict_input_fn))
@@ -85,7 +81,7 @@ def test_predict_yields_examples_and_honours_predict_keys(tmp_path):
 
 
 def test_export_serves_what_predict_predicts(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     est.train(models.train_input_fn, steps=20)
     export_dir = est.export_saved_model(str(tmp_path / "export"), models.raw_receiver_fn)
     assert isinstance(export_dir, bytes) and os.path.basename(export_dir).isdigit()
@@ -101,7 +97,7 @@ def test_export_serves_what_predict_predicts(tmp_path):
 
 
 def test_parsing_receiver_and_alternative_signatures(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     est.train(models.train_input_fn, steps=2)
     spec = {"x": tf.io.FixedLenFeature([4], tf.float32)}
     parsing = tfe.export.build_parsing_serving_input_receiver_fn(spec)
@@ -136,7 +132,7 @@ def test_nan_loss_stops_training_naming_the_step(tmp_path):
 
 
 def test_warm_start_from_another_model_dir(tmp_path):
-    source = _estimator(tmp_path / "source")
+    source = models.make_estimator(tmp_path / "source")
     source.train(models.train_input_fn, steps=20)
     kernel = source.get_variable_value("logits/kernel")
     warm = tfe.Estimator(
@@ -153,7 +149,7 @@ def test_warm_start_from_another_model_dir(tmp_path):
 
 
 def test_a_truncated_newest_checkpoint_is_skipped_for_the_previous_good_one(tmp_path):
-    est = _estimator(tmp_path, save_checkpoints_steps=10)
+    est = models.make_estimator(tmp_path, save_checkpoints_steps=10)
     est.train(models.train_input_fn, max_steps=30)
     newest = est.latest_checkpoint()
     assert newest.endswith("model.ckpt-30")
@@ -166,7 +162,7 @@ def test_a_truncated_newest_checkpoint_is_skipped_for_the_previous_good_one(tmp_
 
 
 def test_no_readable_checkpoint_is_reported(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     est.train(models.train_input_fn, steps=2)
     for data in tf.io.gfile.glob(str(tmp_path / "model.ckpt-*.data-*")):
         open(data, "wb").close()
@@ -175,7 +171,7 @@ def test_no_readable_checkpoint_is_reported(tmp_path):
 
 
 def test_a_garbage_checkpoint_state_file_does_not_restart_training_from_step_zero(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     est.train(models.train_input_fn, steps=5)
     (tmp_path / "checkpoint").write_text("garbage {{{")  # TensorFlow then sees no checkpoint at all
     est.train(models.train_input_fn, steps=3)

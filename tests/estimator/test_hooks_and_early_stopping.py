@@ -36,10 +36,6 @@ HOOK_NAMES = [
 CLUSTER = {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"], "ps": ["127.0.0.1:3"]}
 
 
-def _estimator(model_dir, model_fn=models.linear_model_fn, params=None, **config):
-    return tfe.Estimator(model_fn, str(model_dir), config=models.config(**config), params=params or {})
-
-
 def _step(est):
     return int(est.get_variable_value("global_step"))
 
@@ -100,7 +96,7 @@ class _Recorder(tfe.SessionRunHook):
 
 
 def test_session_run_hook_args_context_and_values_in_train_evaluate_and_predict(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     for call in (
         lambda hook: est.train(models.train_input_fn, steps=3, hooks=[hook]),
         lambda hook: est.evaluate(models.eval_input_fn, steps=2, hooks=[hook]),
@@ -134,7 +130,7 @@ def test_logging_tensor_hook_stop_at_step_hook_and_second_or_step_timer(tmp_path
         tfe.StopAtStepHook(last_step=7),
         every_third,
     ]
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     est.train(models.train_input_fn, hooks=hooks)  # the input repeats: the hook stops it
     assert _step(est) == 7
     assert len(logged) == 4 and all(set(v) == {"step"} for v in logged)  # iterations 1, 3, 5, 7
@@ -148,7 +144,9 @@ def test_checkpoint_saver_hook_and_listener_as_training_hooks(tmp_path):
         def after_save(self, session, global_step_value):
             self.saved.append(global_step_value)
 
-    est = _estimator(tmp_path, save_checkpoints_steps=None, save_checkpoints_secs=None)  # no saver of its own
+    est = models.make_estimator(
+        tmp_path, save_checkpoints_steps=None, save_checkpoints_secs=None
+    )  # no saver of its own
     hook = tfe.CheckpointSaverHook(str(tmp_path), save_steps=4, listeners=[Listener()])
     est.train(models.train_input_fn, steps=8, hooks=[hook])
     assert Listener.saved == [0, 4, 8] and _step(est) == 8
@@ -159,7 +157,7 @@ def test_step_counter_profiler_and_global_step_waiter_hooks(tmp_path):
     def profiler(mode, loss, kernel):  # a ProfilerHook opens its writer when made: in a graph, as in TF 2.15
         return [tfe.ProfilerHook(save_steps=3, output_dir=str(tmp_path / "profile"))]
 
-    est = _estimator(tmp_path / "m", model_fn=_model_fn_with(profiler))
+    est = models.make_estimator(tmp_path / "m", model_fn=_model_fn_with(profiler))
     est.train(models.train_input_fn, steps=4)
     hooks = [
         tfe.StepCounterHook(every_n_steps=2, output_dir=str(tmp_path / "steps")),
@@ -178,7 +176,7 @@ def test_nan_tensor_hook_stops_or_fails(tmp_path):
         return [tfe.NanTensorHook(nan, fail_on_nan_loss=name == "fail")]
 
     for name in ("stop", "fail"):
-        est = _estimator(tmp_path / name, model_fn=_model_fn_with(nan_from_step_5))
+        est = models.make_estimator(tmp_path / name, model_fn=_model_fn_with(nan_from_step_5))
         if name == "fail":
             with pytest.raises(tfe.NanLossDuringTrainingError):
                 est.train(models.train_input_fn, steps=50)
@@ -207,7 +205,7 @@ def test_summary_saver_and_final_ops_hooks_from_the_model_fn(tmp_path):
         final.append(tfe.FinalOpsHook({"kernel_sum": tf.reduce_sum(kernel)}))
         return final[-1:]
 
-    est = _estimator(tmp_path / "m", model_fn=_model_fn_with(make_hooks))
+    est = models.make_estimator(tmp_path / "m", model_fn=_model_fn_with(make_hooks))
     est.train(models.train_input_fn, steps=5)
     written = _event_steps(tmp_path / "s", "kernel_sum")
     # Every 2nd of the 5 steps; the hook reads global_step in the same run as its increment (before or after).
@@ -235,7 +233,7 @@ def test_feed_fn_hook_feeds_placeholders_in_train_and_predict(tmp_path):
 
         return tfe.FeedFnHook(feed_fn)
 
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     est.train(input_fn, hooks=[feeder()])
     assert _step(est) == 3
     predictions = list(est.predict(input_fn, hooks=[feeder()]))
@@ -254,7 +252,7 @@ def _train_and_evaluate(est, hook, max_steps=200, eval_steps=None):
 
 
 def test_stop_if_higher_stops_train_and_evaluate_once_the_toy_problem_is_learned(tmp_path):
-    est = _estimator(tmp_path, save_checkpoints_steps=10, tf_random_seed=0)
+    est = models.make_estimator(tmp_path, save_checkpoints_steps=10, tf_random_seed=0)
     hook = tfe.experimental.stop_if_higher_hook(est, "accuracy", 0.98, run_every_secs=None, run_every_steps=1)
     with tf_log() as messages:
         metrics, _ = _train_and_evaluate(est, hook)
@@ -269,7 +267,7 @@ def test_stop_if_higher_stops_train_and_evaluate_once_the_toy_problem_is_learned
 
 
 def test_stop_if_no_decrease_counts_steps_since_the_best_evaluation(tmp_path):
-    est = _estimator(
+    est = models.make_estimator(
         tmp_path, params={"learning_rate": 0.0}, save_checkpoints_steps=10
     )  # the loss never moves
     hook = tfe.experimental.stop_if_no_decrease_hook(est, "loss", 20, run_every_secs=None, run_every_steps=1)
@@ -283,7 +281,7 @@ def test_stop_if_no_decrease_counts_steps_since_the_best_evaluation(tmp_path):
 
 
 def test_min_steps_ignores_earlier_evaluations(tmp_path):
-    est = _estimator(tmp_path, save_checkpoints_steps=10)
+    est = models.make_estimator(tmp_path, save_checkpoints_steps=10)
     hook = tfe.experimental.stop_if_lower_hook(
         est, "loss", 1e9, min_steps=20, run_every_secs=None, run_every_steps=1
     )
@@ -292,7 +290,7 @@ def test_min_steps_ignores_earlier_evaluations(tmp_path):
 
 
 def test_a_worker_stops_once_the_chief_has_signalled(monkeypatch, tmp_path):
-    chief = _estimator(tmp_path)
+    chief = models.make_estimator(tmp_path)
     hook = tfe.experimental.make_early_stopping_hook(
         chief, lambda: True, run_every_secs=None, run_every_steps=5
     )
@@ -300,14 +298,16 @@ def test_a_worker_stops_once_the_chief_has_signalled(monkeypatch, tmp_path):
     assert _step(chief) == 1  # the first check stops
     assert chief.get_variable_value("signal_early_stopping/STOP")  # the signal the other workers read
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 0}}))
-    worker_hook = tfe.experimental.make_early_stopping_hook(_estimator(tmp_path / "w"), lambda: False)
+    worker_hook = tfe.experimental.make_early_stopping_hook(
+        models.make_estimator(tmp_path / "w"), lambda: False
+    )
     monkeypatch.delenv("TF_CONFIG")
     chief.train(models.train_input_fn, steps=50, hooks=[worker_hook])  # restores STOP = True
     assert _step(chief) == 2
 
 
 def test_early_stopping_arguments_are_checked(tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     with pytest.raises(ValueError, match="Only one of `run_every_secs` and `run_every_steps`"):
         tfe.experimental.make_early_stopping_hook(est, lambda: True, run_every_secs=1, run_every_steps=1)
     with pytest.raises(TypeError, match="must be an Estimator"):
@@ -317,14 +317,14 @@ def test_early_stopping_arguments_are_checked(tmp_path):
 
 
 def test_make_stop_at_checkpoint_step_hook(monkeypatch, tmp_path):
-    chief = _estimator(tmp_path / "chief")
+    chief = models.make_estimator(tmp_path / "chief")
     chief.train(models.train_input_fn, hooks=[tfe.experimental.make_stop_at_checkpoint_step_hook(chief, 10)])
     assert _step(chief) == 10
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 0}}))
     worker = tfe.Estimator(models.linear_model_fn, str(tmp_path / "chief"), params={})
     hook = tfe.experimental.make_stop_at_checkpoint_step_hook(worker, 8, wait_after_file_check_secs=0)
     monkeypatch.delenv("TF_CONFIG")
-    other = _estimator(tmp_path / "other")
+    other = models.make_estimator(tmp_path / "other")
     other.train(models.train_input_fn, steps=50, hooks=[hook])  # the chief's checkpoint is at step 10 >= 8
     assert 7 <= _step(other) <= 8
 
@@ -333,7 +333,7 @@ def test_make_stop_at_checkpoint_step_hook(monkeypatch, tmp_path):
 
 
 def test_in_memory_evaluator_writes_eval_results_during_training(tmp_path):
-    est = _estimator(tmp_path)  # checkpoints every 1000 steps: only the first and the last
+    est = models.make_estimator(tmp_path)  # checkpoints every 1000 steps: only the first and the last
     hook = tfe.experimental.InMemoryEvaluatorHook(est, models.eval_input_fn, every_n_iter=5, name="mem")
     est.train(models.train_input_fn, steps=20, hooks=[hook])
     assert _event_steps(tmp_path / "eval_mem", "loss") == [0, 5, 10, 15, 20, 20]  # start, every 5, end
@@ -347,7 +347,7 @@ def test_in_memory_evaluator_writes_eval_results_during_training(tmp_path):
 
 
 def test_in_memory_evaluator_arguments(monkeypatch, tmp_path):
-    est = _estimator(tmp_path)
+    est = models.make_estimator(tmp_path)
     with pytest.raises(ValueError, match="invalid every_n_iter=0"):
         tfe.experimental.InMemoryEvaluatorHook(est, models.eval_input_fn, every_n_iter=0)
     with pytest.raises(TypeError, match="must be SessionRunHooks"):

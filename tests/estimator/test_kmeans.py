@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import estimator as tfe
+from tests.estimator import models
 
 KMeans = tfe.experimental.KMeans
 CENTERS = np.array([[0.0, 0.0], [10.0, 10.0], [-10.0, 10.0], [10.0, -10.0]], np.float32)
@@ -19,10 +20,6 @@ def _blobs(n=400, seed=0):
 
 
 POINTS, MEMBERS = _blobs()
-
-
-def _config():
-    return tfe.RunConfig(tf_random_seed=1, save_checkpoints_steps=10_000, log_step_count_steps=None)
 
 
 def _whole(points=POINTS):
@@ -50,7 +47,7 @@ def full_batch(tmp_path_factory):
         initial_clusters=KMeans.KMEANS_PLUS_PLUS_INIT,
         use_mini_batch=False,
         seed=3,
-        config=_config(),
+        config=models.seeded_config(),
     )
     for _ in range(5):
         km.train(_whole())
@@ -106,7 +103,7 @@ def test_mini_batch_recovers_the_centers(tmp_path, steps_per_iteration):
         initial_clusters=KMeans.KMEANS_PLUS_PLUS_INIT,
         mini_batch_steps_per_iteration=steps_per_iteration,
         seed=3,
-        config=_config(),
+        config=models.seeded_config(),
     )
     km.train(_mini_batches(), steps=60)
     assert _distance_to_truth(km.cluster_centers()) < 0.5
@@ -118,7 +115,13 @@ def test_mini_batch_recovers_the_centers(tmp_path, steps_per_iteration):
 def test_one_lloyd_step_from_given_centers_matches_numpy(tmp_path):
     points = np.random.RandomState(1).randn(60, 3).astype(np.float32)
     start = points[:3].copy()
-    km = KMeans(3, model_dir=str(tmp_path), initial_clusters=start, use_mini_batch=False, config=_config())
+    km = KMeans(
+        3,
+        model_dir=str(tmp_path),
+        initial_clusters=start,
+        use_mini_batch=False,
+        config=models.seeded_config(),
+    )
     km.train(lambda: tf.data.Dataset.from_tensors(points))
     members = ((points[:, None, :] - start[None]) ** 2).sum(-1).argmin(1)
     expected = np.stack([points[members == k].mean(0) for k in range(3)])
@@ -129,7 +132,7 @@ def test_mini_batch_step_matches_numpy(tmp_path):
     """With counts starting at 1: center += (sum of its k points - k * center) / (1 + k)."""
     points = np.random.RandomState(2).randn(40, 2).astype(np.float32)
     start = np.array([[-1.0, 0.0], [1.0, 0.0]], np.float32)
-    km = KMeans(2, model_dir=str(tmp_path), initial_clusters=start, config=_config())
+    km = KMeans(2, model_dir=str(tmp_path), initial_clusters=start, config=models.seeded_config())
     km.train(lambda: tf.data.Dataset.from_tensors(points), steps=1)
     members = ((points[:, None, :] - start[None]) ** 2).sum(-1).argmin(1)
     expected = np.stack(
@@ -144,7 +147,7 @@ def test_mini_batch_step_matches_numpy(tmp_path):
 
 def test_random_and_callable_initialization_take_input_points(tmp_path):
     # Batches of 2 points and 3 centers: random initialization takes two batches.
-    km = KMeans(3, model_dir=str(tmp_path / "random"), seed=5, config=_config())
+    km = KMeans(3, model_dir=str(tmp_path / "random"), seed=5, config=models.seeded_config())
     km.train(lambda: tf.data.Dataset.from_tensor_slices(POINTS[:6]).batch(2), steps=1)
     assert km.get_variable_value("initialized")
     centers = km.get_variable_value("clusters")
@@ -158,7 +161,7 @@ def test_random_and_callable_initialization_take_input_points(tmp_path):
         model_dir=str(tmp_path / "callable"),
         initial_clusters=first_points,
         use_mini_batch=False,
-        config=_config(),
+        config=models.seeded_config(),
     )
     km.train(lambda: tf.data.Dataset.from_tensors(POINTS[:2]))
     np.testing.assert_allclose(km.cluster_centers(), POINTS[:2], rtol=1e-5)  # one point each: they stay
@@ -178,7 +181,7 @@ def test_cosine_distance_clusters_directions(tmp_path):
         distance_metric=KMeans.COSINE_DISTANCE,
         use_mini_batch=False,
         seed=1,
-        config=_config(),
+        config=models.seeded_config(),
     )
     for _ in range(3):
         km.train(lambda: tf.data.Dataset.from_tensors(points))
@@ -199,7 +202,7 @@ def test_relative_tolerance_stops_training(tmp_path):
         use_mini_batch=False,
         relative_tolerance=1e-3,
         seed=3,
-        config=_config(),
+        config=models.seeded_config(),
     )
     km.train(lambda: tf.data.Dataset.from_tensors(POINTS).repeat(), steps=50)
     assert 2 <= km.get_variable_value("global_step") < 50

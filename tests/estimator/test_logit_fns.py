@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import estimator as tfe
+from tests.estimator import models
 
 v1 = tf.compat.v1
 fc = v1.feature_column
@@ -33,10 +34,6 @@ def _train_input():
 
 def _eval_input():
     return tf.data.Dataset.from_tensor_slices((EVAL, EVAL_Y)).batch(128)
-
-
-def _config():
-    return tfe.RunConfig(tf_random_seed=1, save_checkpoints_steps=10_000, log_step_count_steps=None)
 
 
 def _summary_tags(model_dir):
@@ -93,7 +90,7 @@ def _dnn_model_fn(features, labels, mode, params, config):
 
 def test_dnn_logit_fn_in_a_model_fn(tmp_path):
     params = {"learning_rate": 0.3, "batch_norm": False}
-    est = tfe.Estimator(_dnn_model_fn, str(tmp_path), config=_config(), params=params)
+    est = tfe.Estimator(_dnn_model_fn, str(tmp_path), config=models.seeded_config(), params=params)
     est.train(_train_input, steps=200)
     metrics = est.evaluate(_eval_input)
     assert set(metrics) == {"accuracy", "average_loss", "loss", "global_step"}
@@ -113,7 +110,7 @@ def test_dnn_logit_fn_in_a_model_fn(tmp_path):
 
 def test_dnn_logit_fn_batch_norm_updates_reach_the_update_ops_collection(tmp_path):
     params = {"learning_rate": 0.3, "batch_norm": True}
-    est = tfe.Estimator(_dnn_model_fn, str(tmp_path), config=_config(), params=params)
+    est = tfe.Estimator(_dnn_model_fn, str(tmp_path), config=models.seeded_config(), params=params)
     est.train(_train_input, steps=5)
     moving_mean = est.get_variable_value("dnn/hiddenlayer_0/batchnorm_0/moving_mean")
     assert moving_mean.shape == (16,)
@@ -138,7 +135,7 @@ def _linear_model_fn(features, labels, mode):
 
 
 def test_linear_logit_fn_in_a_model_fn(tmp_path):
-    est = tfe.Estimator(_linear_model_fn, str(tmp_path), config=_config())
+    est = tfe.Estimator(_linear_model_fn, str(tmp_path), config=models.seeded_config())
     est.train(_train_input, steps=200)
     metrics = est.evaluate(_eval_input)
     assert metrics["accuracy"] >= 0.85

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import estimator as tfe
 from estimator.canned import rnn
+from tests.estimator import models
 from tests.estimator.keys import BINARY_METRICS, BINARY_PREDICTIONS
 
 v1 = tf.compat.v1
@@ -16,10 +17,6 @@ fc = v1.feature_column
 MAX_LENGTH = 6
 TOKENS = ["a", "b", "c", "x", "y"]
 SEQUENCE_KEYS = ("price", "tok")  # the other features are per example (context)
-
-
-def _config():
-    return tfe.RunConfig(tf_random_seed=1, save_checkpoints_steps=10_000, log_step_count_steps=None)
 
 
 def _monotone(n, seed):
@@ -74,10 +71,6 @@ def _input(features, lengths, labels=None, repeat=False, batch_size=32):
     return input_fn
 
 
-def _stack(predictions):
-    return {k: np.stack([p[k] for p in predictions]) for k in predictions[0]}
-
-
 TRAIN_X, TRAIN_LEN, TRAIN_Y = _monotone(1000, 0)
 EVAL_X, EVAL_LEN, EVAL_Y = _monotone(300, 1)
 PRICE = fc.sequence_numeric_column("price")
@@ -90,7 +83,7 @@ def binary_rnn(tmp_path_factory):
         units=[16],
         cell_type="lstm",
         model_dir=str(tmp_path_factory.mktemp("binary_rnn")),
-        config=_config(),
+        config=models.seeded_config(),
     )
     est.train(_input({"price": TRAIN_X}, TRAIN_LEN, TRAIN_Y, repeat=True), steps=300)
     return est
@@ -126,7 +119,9 @@ def test_rnn_classifier_export_serves_what_predict_returns(binary_rnn, tmp_path)
     )
     loaded = tf.saved_model.load(path.decode())
     assert set(loaded.signatures) == {"serving_default", "classification", "regression", "predict"}
-    expected = _stack(list(binary_rnn.predict(_input({"price": EVAL_X[:8]}, EVAL_LEN[:8], batch_size=3))))
+    expected = models.stack_predictions(
+        list(binary_rnn.predict(_input({"price": EVAL_X[:8]}, EVAL_LEN[:8], batch_size=3)))
+    )
     examples = _serialized(EVAL_X[:8], EVAL_LEN[:8])
     served = loaded.signatures["predict"](examples=examples)
     assert set(served) == BINARY_PREDICTIONS
@@ -151,7 +146,7 @@ def test_multi_class_rnn_with_vocabulary_embedding_and_context(tmp_path):
         label_vocabulary=TOKENS[:3],
         optimizer="Adam",
         model_dir=str(tmp_path),
-        config=_config(),
+        config=models.seeded_config(),
     )
     est.train(_input({"tok": tokens, "ctx": context}, lengths, labels, repeat=True), steps=150)
     metrics = est.evaluate(_input({"tok": eval_tokens, "ctx": eval_context}, eval_lengths, eval_labels))
@@ -186,7 +181,7 @@ def test_return_sequences_predicts_every_step(tmp_path):
     column = fc.embedding_column(fc.sequence_categorical_column_with_vocabulary_list("tok", TOKENS), 3)
     # An int `units` with the default cell_type: a tf_keras SimpleRNN layer.
     est = tfe.experimental.RNNClassifier(
-        [column], units=8, return_sequences=True, model_dir=str(tmp_path), config=_config()
+        [column], units=8, return_sequences=True, model_dir=str(tmp_path), config=models.seeded_config()
     )
     est.train(input_fn(600, repeat=True), steps=200)
     metrics = est.evaluate(input_fn(200))
@@ -214,7 +209,7 @@ def test_rnn_estimator_with_a_regression_head_and_rnn_cell_fn(tmp_path):
         rnn_cell_fn=cells,
         optimizer=tf.keras.optimizers.legacy.Adam(0.01),
         model_dir=str(tmp_path),
-        config=_config(),
+        config=models.seeded_config(),
     )
     first = TRAIN_X[:, :1]
     est.train(_input({"price": TRAIN_X}, TRAIN_LEN, first, repeat=True), steps=5)
