@@ -38,6 +38,7 @@ setup(
         "numpy",
         "tqdm",
         "matplotlib",
+        "pillow",  # pipeline.image_stats: Image.histogram
         "scikit-learn",  # trainer.report: sklearn.metrics
         "threadpoolctl",  # pipeline.leakage: one BLAS thread for the hashes beside TensorFlow
         "cloudml-hypertune",

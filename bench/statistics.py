@@ -5,10 +5,17 @@ duplicate search and the report (the default) and with `--no-statistics --dedup
 off`, alternately, in this process; the ratio is (with - without) / without of
 the median wall times, and of the median CPU times (user + system: on a shared
 machine, less sensitive to other work). Target: <= 0.10.
+
+Each variant runs once untimed first (imports: matplotlib, Pillow, the sketches),
+and Python's garbage is collected before each timed run: a full collection
+(0.4-0.5 s with TensorFlow's objects) otherwise falls on whichever run crosses
+its threshold, paying for the garbage of all the runs before it. The load
+average at the start and end says how busy the machine was.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import shutil
@@ -37,14 +44,19 @@ def run(repeats: int = 2, input_dir: str = common.FASHION_MNIST_DIR, beam_args: 
 
         timings = {"without": common.Timing("without", []), "with": common.Timing("with", [])}
         cpu = {"without": common.Timing("without", []), "with": common.Timing("with", [])}
+        load = [os.getloadavg()[0]]
+        without(), with_statistics()
         for _ in range(repeats):  # alternate, so drift in the machine's speed hits both alike
             for name, fn in (("without", without), ("with", with_statistics)):
+                gc.collect()
                 start, start_cpu = time.perf_counter(), _cpu_seconds()
                 fn()
                 timings[name].seconds.append(time.perf_counter() - start)
                 cpu[name].seconds.append(_cpu_seconds() - start_cpu)
+        load.append(os.getloadavg()[0])
         base, full = timings["without"].median, timings["with"].median
         return {
+            "load_average": [round(x, 2) for x in load],
             "without_s": base,
             "with_s": full,
             "cost_ratio": (full - base) / base,
@@ -68,5 +80,5 @@ def summary(r: dict) -> str:
     return (
         f"statistics + duplicate search: preprocessing {r['with_s']:.1f} s with, {r['without_s']:.1f} s without"
         f" -> cost {100 * r['cost_ratio']:.1f}% of the wall time, {100 * r['cpu_cost_ratio']:.1f}% of the CPU"
-        " time (target <= 10%)"
+        f" time (target <= 10%); load average {r['load_average'][0]} -> {r['load_average'][1]}"
     )

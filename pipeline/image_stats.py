@@ -30,6 +30,7 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+from PIL import Image
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx_bsl import sketches
 
@@ -39,6 +40,7 @@ GREY_LEVELS = 256
 BLANK_MAX_PIXEL = 15  # an image none of whose pixels exceeds this is blank (nothing visible)
 SATURATED_PIXEL = 255  # a pixel at this level is saturated ...
 SATURATED_MIN_FRACTION = 0.5  # ... and an image with at least this share of them is saturated
+_EXACT_ROWS = 65_536  # float32 sums of this many grey levels (at most 255 each) are exact integers
 QUANTILES_EPSILON = 0.01  # rank error of the mean-intensity sketch (TFDV's default)
 NUM_QUANTILE_BUCKETS = 10
 INTENSITY_HISTOGRAM = "intensity_histogram"  # custom statistic names that drift.py reads back
@@ -59,6 +61,23 @@ def batch_pixels(record_batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     pixels = data[offsets[0] : offsets[-1]].reshape(-1, features.IMAGE_PIXELS)
     labels = np.asarray(record_batch.column(features.LABEL_KEY).flatten(), np.int64)
     return pixels, labels
+
+
+def _grey_levels(pixels: np.ndarray) -> np.ndarray:
+    """int64 [GREY_LEVELS]: the pixel count of each grey level of C-contiguous uint8 pixels [n, IMAGE_PIXELS]."""
+    image = Image.frombuffer("L", (features.IMAGE_PIXELS, len(pixels)), pixels, "raw", "L", 0, 1)
+    return np.asarray(image.histogram(), np.int64)
+
+
+def _count_per_row(mask: np.ndarray) -> np.ndarray:
+    """uint [n]: the True values in each row of a bool [n, IMAGE_PIXELS] array.
+
+    Its bytes (0 or 1) are added 8 at a time as the lanes of uint64 words (no lane
+    passes IMAGE_PIXELS / 8 = 98, so none carries into the next), then the 8
+    lanes of each row: 3x faster than np.count_nonzero along rows.
+    """
+    lanes = np.ascontiguousarray(mask).view(np.uint64).sum(axis=1, dtype=np.uint64)
+    return lanes.view(np.uint8).reshape(-1, 8).sum(axis=1)
 
 
 def _new_sketch() -> sketches.QuantilesSketch:
@@ -101,30 +120,37 @@ class Summary:
     def add(self, pixels: np.ndarray, labels: np.ndarray) -> Summary:
         """Adds uint8 pixels [n, IMAGE_PIXELS] with int labels [n] in [0, NUM_CLASSES); returns self.
 
-        Reductions over the images sorted by label, one segment per class; a batch's
-        sums are float32 (exact to 1 part in 10^7 for batches of up to 1,000 images)
-        and accumulate in float64.
+        Per class, over the images sorted by label: the sums of grey levels
+        (float32, exact: a part of up to _EXACT_ROWS images at a time) and the
+        histograms (Pillow's Image.histogram: half the time of np.bincount, which
+        copies the bytes to int64 first). The sums of squares are float32 sums
+        over the sorted images, exact to 1 part in 10^7 for batches of up to 1,000
+        images; all sums accumulate in float64.
         """
+        for start in range(0, len(pixels), _EXACT_ROWS):
+            self._add(pixels[start : start + _EXACT_ROWS], labels[start : start + _EXACT_ROWS])
+        return self
+
+    def _add(self, pixels: np.ndarray, labels: np.ndarray) -> None:
         if not len(pixels):
-            return self
+            return
         order = np.argsort(labels, kind="stable")
         ordered, classes = pixels[order], labels[order]
         starts = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1]])
-        present = classes[starts]
+        ends = np.r_[starts[1:], len(ordered)]
         self.counts += np.bincount(labels, minlength=features.NUM_CLASSES)
         values = ordered.astype(np.float32)
-        self.pixel_sum[present] += np.add.reduceat(values, starts, axis=0)
-        self.pixel_sum_sq += np.square(values).sum(axis=0)
-        for label, segment in zip(present, np.split(ordered, starts[1:]), strict=True):
-            self.histogram[label] += np.bincount(segment.ravel(), minlength=GREY_LEVELS)
+        for label, start, end in zip(classes[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+            self.pixel_sum[label] += values[start:end].sum(axis=0)
+            self.histogram[label] += _grey_levels(ordered[start:end])
+        self.pixel_sum_sq += np.square(values, out=values).sum(axis=0)
         self.blank += int((pixels.max(axis=1) <= BLANK_MAX_PIXEL).sum())
-        saturated = (pixels >= SATURATED_PIXEL).sum(axis=1)
+        saturated = _count_per_row(pixels >= SATURATED_PIXEL)
         self.saturated += int((saturated >= SATURATED_MIN_FRACTION * features.IMAGE_PIXELS).sum())
-        means = pixels.sum(axis=1, dtype=np.int64) / features.IMAGE_PIXELS
+        means = pixels.sum(axis=1, dtype=np.uint32) / features.IMAGE_PIXELS
         self.mean_sum += float(means.sum())
         self.mean_sum_sq += float(np.square(means).sum())
         self.sketch.AddValues(pa.array(means))
-        return self
 
     def merge(self, other: Summary) -> Summary:
         """Adds `other` into self; returns self."""

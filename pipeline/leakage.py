@@ -19,26 +19,35 @@ Every image gets two hashes (`hash_rows`):
   visibly the same garment (median mean absolute pixel difference 0.5 at distance
   0, 3.2 at 2, 8.9 at 4).
 
-The matching is a keyed join that no worker holds whole (DESIGN.md, Scale):
+The matching is a keyed join that no worker holds whole (DESIGN.md, Scale).
+Each image has NUM_BANDS + 1 keys, and each key picks one of `num_buckets`
+buckets; an image's row goes to each bucket one of its keys picked, once, with
+a mask byte saying which keys did (`bucket_rows`):
 
-- exact: rows are keyed by content hash into `num_buckets` buckets; a bucket's
-  rows meet in one group and equal hashes are counted there.
-- near: locality-sensitive banding. The HASH_BITS bits are dealt into
+- exact (EXACT_BIT): its content hash (content % buckets). Equal content hashes
+  meet in one bucket and are counted there.
+- near (bit b): locality-sensitive banding. The HASH_BITS bits are dealt into
   NUM_BANDS = HAMMING_THRESHOLD + 1 bands (bit i to band i mod NUM_BANDS); two
   hashes within HAMMING_THRESHOLD bits agree exactly on at least one band
-  (pigeonhole), so candidates are the rows keyed alike by (band, band value);
-  each candidate pair is checked on the whole hash, and a pair is counted in the
-  first band where it agrees only, so no pair is counted twice. Both joins share
-  one GroupByKey (`MatchDuplicates`).
+  (pigeonhole), so candidates are the rows of a bucket with bit b in their mask
+  and equal bits in band b; each candidate pair is checked on the whole hash,
+  and a pair is counted in the first band where it agrees only, so no pair is
+  counted twice.
 
-Rows travel as numpy structured arrays (HASH_DTYPE, 30 bytes an image), a batch's
-rows of one bucket at a time: the shuffle carries a few elements per batch, never
-one per image. Counts are of images (`COUNT_NAMES`): "X_in_Y" is the images of
-split X with a duplicate in the earlier split Y; "within_X" the images of X that
-repeat an earlier image of X (exact) or have a near duplicate in X (near);
-"label_conflicts" the images with a duplicate that carries another label. Near
-counts are among distinct contents: of a set of identical images only one (the
-first by split and record) is matched for near duplicates.
+With one bucket (up to IMAGES_PER_BUCKET images) every image's row travels
+once; with more, each row travels to at most NUM_BANDS + 1 buckets (about 4 of
+6). Rows travel as numpy arrays (HASH_DTYPE, 30 bytes an image, plus the mask
+byte), the rows of a bucket from up to BLOCK_ROWS images in one element
+(`RowBuffer`): the shuffle carries a few large elements, never one per image,
+and a bucket's rows are matched at once (`match_bucket`). Counts are of images
+(`count_names`): "X_in_Y" is the images of split X with a duplicate in the
+earlier split Y; "within_X" the images of X that repeat an earlier image of X
+(exact) or have a near duplicate in X (near); "label_conflicts" the images with
+a duplicate that carries another label. Near counts are among distinct
+contents: of a set of identical images only one (the first by split and
+record) is matched for near duplicates. An image can be in near pairs found in
+several buckets: near matches come out as (count name, image id), to be counted
+once each (statistics.py).
 """
 
 from __future__ import annotations
@@ -51,9 +60,7 @@ from collections import Counter
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
-import threadpoolctl
 
-from pipeline import image_stats, sources
 from schemas import features, layout
 
 HASH_BITS = 128
@@ -68,7 +75,10 @@ HASH_DTYPE = np.dtype(
         ("record", "<u4"),
     ]
 )
-IMAGES_PER_BUCKET = 200_000  # rows one bucket of the join holds, at most on average (6 MB)
+_WORDS = HASH_BITS // 64
+EXACT_BIT = 1 << NUM_BANDS  # in a row's mask: its content hash picked the bucket; bit b < NUM_BANDS: band b
+IMAGES_PER_BUCKET = 200_000  # images one bucket of the join is for, at most on average (6 MB of rows)
+BLOCK_ROWS = 100_000  # rows a DoFn gathers before it hands them on (3 MB)
 _PAIR_CELLS = 1 << 21  # candidate pairs of a long run of equal band values handled at once
 _SMALL_RUN = 16  # runs of equal band values up to this long are paired by shifted comparison
 EXACT, NEAR = "exact", "near"
@@ -88,7 +98,8 @@ def count_names(splits: list[str], reference: tuple[str, ...] = ()) -> list[str]
     return [*names, LABEL_CONFLICTS]
 
 
-_FREQUENCIES = 20  # frequencies 0..19 along each axis hold the HASH_BITS lowest by u + v
+_FREQUENCIES = 16  # frequencies 0..15 along each axis hold the HASH_BITS lowest by u + v
+_DCT_IMAGES = 512
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,6 +115,8 @@ def _dct_rows() -> tuple[np.ndarray, np.ndarray]:
         (u + v, u, v) for u in range(_FREQUENCIES) for v in range(_FREQUENCIES) if (u, v) != (0, 0)
     )
     chosen = np.array([v * _FREQUENCIES + u for _, u, v in pairs[:HASH_BITS]])
+    if pairs[HASH_BITS - 1][0] > _FREQUENCIES - 1:  # every (u, v) up to the last sum taken must be there
+        raise AssertionError("_FREQUENCIES is too small for HASH_BITS")
     return rows.astype(np.float32), chosen
 
 
@@ -123,13 +136,21 @@ def dct_coefficients(pixels: np.ndarray) -> np.ndarray:
 
 
 def perceptual_hashes(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels [n, IMAGE_PIXELS] -> uint64 [n, HASH_BITS // 64] perceptual hashes (module doc)."""
-    coefficients = dct_coefficients(pixels)
-    middle = np.partition(coefficients, [HASH_BITS // 2 - 1, HASH_BITS // 2], axis=1)
-    median = middle[:, HASH_BITS // 2 - 1 : HASH_BITS // 2 + 1].mean(axis=1, keepdims=True)
-    bits = coefficients > median
-    packed = np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little"))
-    return packed.view("<u8").reshape(len(pixels), -1)
+    """uint8 pixels [n, IMAGE_PIXELS] -> uint64 [n, HASH_BITS // 64] perceptual hashes (module doc).
+
+    _DCT_IMAGES images at a time: their float32 products stay in the CPU's cache
+    (4,096 at a time take twice as long). The median is that of the sorted
+    coefficients (numpy's vectorized sort: 5x faster than np.partition at the two
+    middle ranks).
+    """
+    hashes = np.zeros((len(pixels), _WORDS), np.uint64)
+    for start in range(0, len(pixels), _DCT_IMAGES):
+        coefficients = dct_coefficients(pixels[start : start + _DCT_IMAGES])
+        middle = np.sort(coefficients, axis=1)[:, HASH_BITS // 2 - 1 : HASH_BITS // 2 + 1]
+        bits = coefficients > middle.mean(axis=1, keepdims=True)
+        packed = np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little"))
+        hashes[start : start + len(packed)] = packed.view("<u8")
+    return hashes
 
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, odd
@@ -141,31 +162,45 @@ def content_hashes(pixels: np.ndarray) -> np.ndarray:
 
     The 98 little-endian 8-byte words of an image are folded in one by one (xor,
     multiply by an odd constant, xor-shift: each step a bijection of the state),
-    then mixed (splitmix64's finalizer); vectorized over the images.
+    then mixed (splitmix64's finalizer); vectorized over the images, in place,
+    word by word from a transposed (contiguous) copy.
     """
-    words = np.ascontiguousarray(pixels).view("<u8")
+    columns = np.ascontiguousarray(np.ascontiguousarray(pixels).view("<u8").T)
     state = np.full(len(pixels), len(pixels[0]) if len(pixels) else 0, np.uint64)
+    shifted = np.empty_like(state)
     with np.errstate(over="ignore"):
-        for column in words.T:
-            state = (state ^ column) * _MULTIPLIER
-            state ^= state >> np.uint64(29)
+        for column in columns:
+            state ^= column
+            state *= _MULTIPLIER
+            state ^= np.right_shift(state, np.uint64(29), out=shifted)
         state = (state ^ (state >> np.uint64(31))) * _MIX
     return state ^ (state >> np.uint64(32))
+
+
+def _band_masks() -> np.ndarray:
+    """uint64 [NUM_BANDS, HASH_BITS // 64]: the bits of each band in each word of a hash."""
+    masks = np.zeros((NUM_BANDS, _WORDS), np.uint64)
+    for bit in range(HASH_BITS):
+        masks[bit % NUM_BANDS, bit // 64] |= np.uint64(1 << (bit % 64))
+    for band in masks:  # OR-ing a band's words loses nothing: no position holds its bit in two words
+        if any(int(a) & int(b) for i, a in enumerate(band) for b in band[i + 1 :]):
+            raise AssertionError("a band's bits overlap across words")
+    return masks
+
+
+_BAND_MASKS = _band_masks()
 
 
 def band_keys(phash: np.ndarray) -> np.ndarray:
     """uint64 [n, HASH_BITS // 64] -> uint64 [n, NUM_BANDS]: each band's bits as one number.
 
-    Packed with np.packbits, band by band: the unpacked bits take one byte each (16 MB
-    for 128,000 hashes), never eight.
+    A band's bits of each word, OR-ed (at positions i mod 64 for bit i: 64 is no
+    multiple of NUM_BANDS, so the words' bits of one band never collide).
     """
-    bits = np.unpackbits(phash.view(np.uint8).reshape(len(phash), -1), axis=1, bitorder="little")
     keys = np.zeros((len(phash), NUM_BANDS), np.uint64)
     for band in range(NUM_BANDS):
-        packed = np.packbits(bits[:, band::NUM_BANDS], axis=1, bitorder="little")
-        padded = np.zeros((len(phash), 8), np.uint8)
-        padded[:, : packed.shape[1]] = packed
-        keys[:, band] = padded.view("<u8")[:, 0]
+        for word in range(_WORDS):
+            keys[:, band] |= phash[:, word] & _BAND_MASKS[band, word]
     return keys
 
 
@@ -188,50 +223,52 @@ def hash_rows(pixels: np.ndarray, labels: np.ndarray, records: np.ndarray, split
     return rows
 
 
-class HashImages(beam.DoFn):
-    """Raw RecordBatch -> its HASH_DTYPE rows keyed for both joins (`keyed_rows`), marked with `split_code`.
+def bucket_rows(rows: np.ndarray, buckets: int):
+    """HASH_DTYPE rows -> (bucket, rows, uint8 masks) of each bucket one of their keys picked (module doc).
 
-    The hash's small matrix products run on one BLAS thread: beside TensorFlow's
-    threads in the same worker, a second one only waits (measured: 6x slower).
+    The content hash picks bucket content % buckets; band b's bits, mixed by a
+    multiplication (they sit at every fifth position), pick the other buckets.
+    """
+    index = np.arange(len(rows))
+    masks = np.zeros((len(rows), buckets), np.uint8)
+    masks[index, rows["content"] % np.uint64(buckets)] |= np.uint8(EXACT_BIT)
+    with np.errstate(over="ignore"):
+        mixed = (band_keys(rows["phash"]) * _MULTIPLIER) >> np.uint64(32)
+    for band in range(NUM_BANDS):
+        masks[index, mixed[:, band] % np.uint64(buckets)] |= np.uint8(1 << band)
+    for bucket in range(buckets):
+        chosen = masks[:, bucket] != 0
+        if chosen.all():
+            yield bucket, rows, masks[:, bucket]
+        elif chosen.any():
+            yield bucket, rows[chosen], masks[chosen, bucket]
+
+
+class RowBuffer:
+    """Rows by bucket, handed on in blocks: `add` returns the blocks once BLOCK_ROWS rows wait, `flush` the rest.
+
+    A block is (bucket, (HASH_DTYPE rows, uint8 masks)); the shuffle then carries
+    a few large elements (pickled numpy arrays), not one per image or per batch.
     """
 
-    def __init__(self, split_code: int, buckets: int):
-        self._split_code, self._buckets = split_code, buckets
-        self._threads = None
+    def __init__(self, buckets: int, block_rows: int = BLOCK_ROWS):
+        self._buckets, self._block_rows = buckets, block_rows
+        self._waiting: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._count = 0
 
-    def setup(self):
-        self._threads = threadpoolctl.ThreadpoolController()
+    def add(self, rows: np.ndarray) -> list:
+        for bucket, chosen, masks in bucket_rows(rows, self._buckets):
+            self._waiting.setdefault(bucket, []).append((chosen, masks))
+            self._count += len(chosen)
+        return self.flush() if self._count >= self._block_rows else []
 
-    def process(self, record_batch):
-        pixels, labels = image_stats.batch_pixels(record_batch)
-        if len(pixels):
-            records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
-            with self._threads.limit(limits=1, user_api="blas"):
-                rows = hash_rows(pixels, labels, records, self._split_code)
-            yield from keyed_rows(rows, self._buckets)
-
-
-def keyed_rows(rows: np.ndarray, buckets: int):
-    """HASH_DTYPE rows -> ((EXACT, content bucket) | (NEAR, band * buckets + band-value bucket), rows) pairs."""
-    bucket = rows["content"] % np.uint64(buckets)
-    for b in np.unique(bucket):
-        yield (EXACT, int(b)), rows[bucket == b]
-    keys = band_keys(rows["phash"])
-    for band in range(NUM_BANDS):
-        bucket = keys[:, band] % np.uint64(buckets)
-        for b in np.unique(bucket):
-            yield (NEAR, band * buckets + int(b)), rows[bucket == b]
-
-
-def _groups(values: np.ndarray):
-    """Index arrays of the runs of equal `values` with two or more members."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], len(ordered)]
-    for start, end in zip(starts, ends, strict=True):
-        if end - start > 1:
-            yield order[start:end]
+    def flush(self) -> list:
+        blocks = [
+            (bucket, (np.concatenate([r for r, _ in parts]), np.concatenate([m for _, m in parts])))
+            for bucket, parts in sorted(self._waiting.items())
+        ]
+        self._waiting, self._count = {}, 0
+        return blocks
 
 
 class _Counting:
@@ -245,122 +282,114 @@ class _Counting:
         return bool(self.counted_codes[code])
 
 
-class CountExactDuplicates(beam.DoFn):
-    """(bucket, [row arrays]) -> Counter of exact-duplicate counts; writes the bucket's hashes.
+def match_bucket(blocks, names, reference, hashes_dir: str | None, bucket: int, buckets: int):
+    """One bucket's blocks of (rows, masks) -> (Counter of exact-duplicate counts, {near count name: image ids}).
 
-    Args:
-      names: split names by split code (reference splits first).
-      reference: the names of splits checked against but not counted.
-      hashes_dir: where to write part-BBBBB-of-NNNNN.npy of the bucket's own rows
-        (not the reference's), sorted by content hash; None to write nothing.
-      buckets: the number of buckets (for the file names).
+    Writes the hashes of the bucket's own rows of the exact join (not the
+    reference's), sorted by content hash, to hashes_dir/part-BBBBB-of-NNNNN.npy
+    (None: nothing written). An image id is split code << 32 | record.
     """
-
-    def __init__(self, names, reference, hashes_dir: str | None, buckets: int):
-        self._counting = _Counting(names, reference)
-        self._hashes_dir, self._buckets = hashes_dir, buckets
-
-    def process(self, element):
-        bucket, arrays = element
-        rows = np.concatenate(list(arrays))
-        if self._hashes_dir:
-            own = self._counting.counted_codes[rows["split"]]
-            write_hashes(self._hashes_dir, bucket, self._buckets, rows[own])
-        counts = Counter()
-        for group in _groups(rows["content"]):
-            self._count_group(rows[group], counts)
-        yield counts
-
-    def _count_group(self, group: np.ndarray, counts: Counter) -> None:
-        names, codes = self._counting.names, group["split"]
-        present = sorted(set(codes.tolist()))
-        for code in present:
-            if self._counting.counted(code):
-                members = int((codes == code).sum())
-                counts[f"within_{names[code]}"] += members - 1
-                for earlier in (c for c in present if c < code):
-                    counts[f"{names[code]}_in_{names[earlier]}"] += members
-        if len(set(group["label"].tolist())) > 1:
-            counts[LABEL_CONFLICTS] += sum(self._counting.counted(c) for c in codes.tolist())
+    counting = _Counting(names, reference)
+    rows = np.concatenate([r for r, _ in blocks])
+    masks = np.concatenate([m for _, m in blocks])
+    order = np.lexsort((rows["record"], rows["split"], rows["content"]))
+    rows, masks = rows[order], masks[order]
+    exact = rows[(masks & EXACT_BIT) != 0]
+    if hashes_dir:
+        write_hashes(hashes_dir, bucket, buckets, exact[counting.counted_codes[exact["split"]]])
+    distinct = np.r_[True, rows["content"][1:] != rows["content"][:-1]]  # the first row of each content
+    return count_exact(exact, counting), find_near(rows[distinct], masks[distinct], counting)
 
 
-class FindNearPairs(beam.DoFn):
-    """((band, bucket), [row arrays]) -> (count name, image id) of each image in a near pair.
+def count_exact(rows: np.ndarray, counting: _Counting) -> Counter:
+    """HASH_DTYPE rows sorted by content hash -> Counter of exact-duplicate counts (module doc)."""
+    content, names, counts = rows["content"], counting.names, Counter()
+    starts = np.flatnonzero(np.r_[True, content[1:] != content[:-1]])
+    sizes = np.diff(np.r_[starts, len(rows)])
+    if not (sizes > 1).any():
+        return counts
+    repeated = np.repeat(sizes > 1, sizes)  # the rows of a content hash found more than once
+    group = np.unique(np.repeat(np.arange(len(starts)), sizes)[repeated], return_inverse=True)[1]
+    repeated = rows[repeated]
+    members = np.zeros((group.max() + 1, len(names)), np.int64)  # [group, split code]: images
+    np.add.at(members, (group, repeated["split"]), 1)
+    for code in np.flatnonzero(counting.counted_codes):
+        present = members[:, code] > 0
+        counts[f"within_{names[code]}"] += int((members[present, code] - 1).sum())
+        for earlier in range(code):
+            both = present & (members[:, earlier] > 0)
+            counts[f"{names[code]}_in_{names[earlier]}"] += int(members[both, code].sum())
+    labels = repeated["label"]
+    first = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1]
+    conflicting = np.minimum.reduceat(labels, first) != np.maximum.reduceat(labels, first)
+    counts[LABEL_CONFLICTS] += int(members[conflicting][:, counting.counted_codes].sum())
+    return counts
 
-    Images of equal content are one image here (the one of the lowest split code
-    and record; the others are exact duplicates, counted as such), so a thousand
-    blank images make no million pairs. A pair is reported by the first band its
-    hashes agree on only; an image id is split code << 32 | record, so an image
-    found in several buckets is counted once downstream (beam.Distinct).
+
+def find_near(rows: np.ndarray, masks: np.ndarray, counting: _Counting) -> dict[str, set[int]]:
+    """Rows of distinct contents and their masks -> {count name: ids of the images in near pairs}.
+
+    For each band, the rows with its bit in their mask are paired by equal band
+    bits; a pair within HAMMING_THRESHOLD bits is kept by the first band its
+    hashes agree on only.
     """
-
-    def __init__(self, names, reference, buckets: int):
-        self._counting = _Counting(names, reference)
-        self._buckets = buckets
-
-    def process(self, element):
-        key, arrays = element
-        band = key // self._buckets
-        rows = _distinct_contents(np.concatenate(list(arrays)))
-        keys = band_keys(rows["phash"])
-        found: dict[str, set[int]] = {}
-        for a, b in _candidate_pairs(keys[:, band]):
-            a, b = np.minimum(a, b), np.maximum(a, b)
-            near = hamming_pairs(rows["phash"][a], rows["phash"][b]) <= HAMMING_THRESHOLD
+    phash = np.ascontiguousarray(rows["phash"])
+    keys = band_keys(phash)
+    found: dict[str, set[int]] = {}
+    for band in range(NUM_BANDS):
+        members = np.flatnonzero(masks & (1 << band))
+        for a, b in _candidate_pairs(keys[members, band]):
+            a, b = members[a], members[b]
+            near = hamming_pairs(phash[a], phash[b]) <= HAMMING_THRESHOLD
+            a, b = a[near], b[near]
             first = np.argmax(keys[a] == keys[b], axis=1)  # the first band the pair agrees on
-            keep = near & (first == band)
-            self._collect(rows, a[keep], b[keep], found)
-        for name, ids in found.items():
-            for image_id in sorted(ids):
-                yield name, image_id
-
-    def _collect(self, rows: np.ndarray, a: np.ndarray, b: np.ndarray, found: dict) -> None:
-        names, counted = self._counting.names, self._counting.counted_codes
-        sa, sb = rows["split"][a], rows["split"][b]
-        ida = sa.astype(np.int64) << 32 | rows["record"][a]
-        idb = sb.astype(np.int64) << 32 | rows["record"][b]
-        same = sa == sb
-        for code in np.unique(sa[same]):
-            if counted[code]:
-                chosen = same & (sa == code)
-                found.setdefault(f"within_{names[code]}", set()).update(
-                    [*ida[chosen].tolist(), *idb[chosen].tolist()]
-                )
-        early, late = np.minimum(sa, sb), np.maximum(sa, sb)
-        late_id = np.where(sa > sb, ida, idb)
-        for before, after in set(zip(early[~same].tolist(), late[~same].tolist(), strict=True)):
-            if counted[after]:
-                chosen = ~same & (early == before) & (late == after)
-                found.setdefault(f"{names[after]}_in_{names[before]}", set()).update(late_id[chosen].tolist())
-        conflict = rows["label"][a] != rows["label"][b]
-        ids = [*ida[conflict & counted[sa]].tolist(), *idb[conflict & counted[sb]].tolist()]
-        if ids:
-            found.setdefault(LABEL_CONFLICTS, set()).update(ids)
+            _collect(rows, a[first == band], b[first == band], counting, found)
+    return found
 
 
-def _distinct_contents(rows: np.ndarray) -> np.ndarray:
-    """One row per content hash: the one of the lowest (split code, record)."""
-    rows = rows[np.lexsort((rows["record"], rows["split"], rows["content"]))]
-    return rows[np.r_[True, rows["content"][1:] != rows["content"][:-1]]]
+def _collect(rows: np.ndarray, a: np.ndarray, b: np.ndarray, counting: _Counting, found: dict) -> None:
+    names, counted = counting.names, counting.counted_codes
+    sa, sb = rows["split"][a], rows["split"][b]
+    ida = sa.astype(np.int64) << 32 | rows["record"][a]
+    idb = sb.astype(np.int64) << 32 | rows["record"][b]
+    same = sa == sb
+    for code in np.unique(sa[same]):
+        if counted[code]:
+            chosen = same & (sa == code)
+            found.setdefault(f"within_{names[code]}", set()).update(
+                [*ida[chosen].tolist(), *idb[chosen].tolist()]
+            )
+    early, late = np.minimum(sa, sb), np.maximum(sa, sb)
+    late_id = np.where(sa > sb, ida, idb)
+    for before, after in set(zip(early[~same].tolist(), late[~same].tolist(), strict=True)):
+        if counted[after]:
+            chosen = ~same & (early == before) & (late == after)
+            found.setdefault(f"{names[after]}_in_{names[before]}", set()).update(late_id[chosen].tolist())
+    conflict = rows["label"][a] != rows["label"][b]
+    ids = [*ida[conflict & counted[sa]].tolist(), *idb[conflict & counted[sb]].tolist()]
+    if ids:
+        found.setdefault(LABEL_CONFLICTS, set()).update(ids)
 
 
 def _candidate_pairs(values: np.ndarray):
     """(a, b) index arrays of every pair of rows with equal `values`, in chunks.
 
-    Runs of up to _SMALL_RUN equal values are paired by comparing the sorted values
-    with themselves shifted by 1.._SMALL_RUN - 1 positions (a few vectorized passes
-    for any number of runs); a longer run is paired block by block, at most
-    _PAIR_CELLS pairs at a time.
+    Runs of 2 to _SMALL_RUN equal values (their rows only: most values are
+    unique) are paired by comparing the sorted values with themselves shifted
+    by 1 up to the longest such run (a few vectorized passes for any number of
+    runs); a longer run is paired block by block, at most _PAIR_CELLS pairs at a
+    time.
     """
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(values)
     ordered = values[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     sizes = np.diff(np.r_[starts, len(ordered)])
-    small = np.repeat(sizes <= _SMALL_RUN, sizes)
-    for shift in range(1, min(_SMALL_RUN, len(ordered))):
-        i = np.flatnonzero(small[:-shift] & (ordered[:-shift] == ordered[shift:]))
-        if len(i):
-            yield order[i], order[i + shift]
+    small = (sizes > 1) & (sizes <= _SMALL_RUN)
+    in_small = np.repeat(small, sizes)
+    small_order, small_values = order[in_small], ordered[in_small]
+    for shift in range(1, int(sizes[small].max(initial=1))):
+        i = np.flatnonzero(small_values[:-shift] == small_values[shift:])
+        yield small_order[i], small_order[i + shift]
     for start, size in zip(starts[sizes > _SMALL_RUN], sizes[sizes > _SMALL_RUN], strict=True):
         run = order[start : start + size]
         step = max(1, _PAIR_CELLS // size)
@@ -370,34 +399,11 @@ def _candidate_pairs(values: np.ndarray):
             yield a[a < b], b[a < b]
 
 
-class MatchDuplicates(beam.DoFn):
-    """((EXACT | NEAR, bucket), [row arrays]) -> CountExactDuplicates' Counter | (NEAR_MATCHES, (name, id)).
-
-    One join for both: the exact buckets and the near bands meet in one GroupByKey.
-    """
-
-    def __init__(self, names, reference, hashes_dir: str | None, buckets: int):
-        self._exact = CountExactDuplicates(names, reference, hashes_dir, buckets)
-        self._near = FindNearPairs(names, reference, buckets)
-
-    def process(self, element):
-        (kind, bucket), arrays = element
-        if kind == EXACT:
-            yield from self._exact.process((bucket, arrays))
-        else:
-            for match in self._near.process((bucket, arrays)):
-                yield beam.pvalue.TaggedOutput(NEAR, match)
-
-
-def _sum_counters(counters) -> Counter:
-    total = Counter()
-    for counter in counters:
-        total.update(counter)
-    return total
-
-
 class FindDuplicates(beam.PTransform):
     """{split: raw RecordBatches} (+ reference rows) -> one {"exact": {...}, "near": {...}} of counts.
+
+    The duplicate search of statistics.AnalyzeSplits alone (no summaries): the
+    same DoFns, the same join.
 
     Args:
       splits: the split names, in order ("X_in_Y" counts need Y before X).
@@ -413,40 +419,28 @@ class FindDuplicates(beam.PTransform):
     def __init__(self, splits, buckets: int, hashes_dir: str | None = None, reference: tuple[str, ...] = ()):
         super().__init__()
         self._splits, self._buckets, self._hashes_dir = list(splits), buckets, hashes_dir
-        self._reference, self._names = tuple(reference), [*reference, *splits]
+        self._reference = tuple(reference)
 
     def expand(self, inputs):
-        names, reference, buckets = self._names, self._reference, self._buckets
-        keyed = [
-            inputs[split] | f"Hash{split.title()}" >> beam.ParDo(HashImages(names.index(split), buckets))
-            for split in self._splits
-        ]
-        if self._reference:
-            keyed.append(inputs["reference"] | "KeyReference" >> beam.FlatMap(keyed_rows, buckets))
-        matched = (
-            keyed
-            | "AllHashes" >> beam.Flatten()
-            | "Join" >> beam.GroupByKey()
-            | "Match"
-            >> beam.ParDo(MatchDuplicates(names, reference, self._hashes_dir, buckets)).with_outputs(
-                NEAR, main=EXACT
-            )
+        from pipeline import statistics  # statistics builds its one pass on this module's functions
+
+        analysis = inputs | "Analyze" >> statistics.AnalyzeSplits(
+            self._splits,
+            self._buckets,
+            summarize=False,
+            hashes_dir=self._hashes_dir,
+            reference=self._reference,
         )
-        exact = matched[EXACT] | "SumExact" >> beam.CombineGlobally(_sum_counters)
-        near = (
-            matched[NEAR]
-            | "OncePerImage" >> beam.Distinct()
-            | "CountName" >> beam.Map(lambda pair: pair[0])
-            | "CountNear" >> beam.combiners.Count.PerElement()
-        )
-        counted = count_names(self._splits, self._reference)
-        return exact | "Counts" >> beam.Map(
-            lambda e, n: {EXACT: _complete(e, counted), NEAR: _complete(n, counted)},
-            beam.pvalue.AsDict(near),
-        )
+        return analysis | "Counts" >> beam.Map(_counts_of)
 
 
-def _complete(counter, names: list[str]) -> dict[str, int]:
+def _counts_of(keyed: tuple) -> dict:
+    """(None, statistics.Analysis) -> its leakage counts."""
+    return keyed[1].leakage
+
+
+def complete_counts(counter, names: list[str]) -> dict[str, int]:
+    """{name: int count} of every name of `names` (0 when `counter` lacks it)."""
     return {name: int(counter.get(name, 0)) for name in names}
 
 

@@ -11,32 +11,270 @@ PCollections tf.Transform reads: no second read) and writes OUTPUT_DIR/statistic
                          hash, split, label, record), to check new data against later
     drift.json, anomalies.pbtxt, report.md, *.png    written by the driver (drift.py, report.py)
 
-Per split, only fixed-size summaries cross a shuffle (a CombineFn, lifted); the
-duplicate search is the keyed join of leakage.py. `read_statistics` and
-`read_leakage` read the files back (local or gs://).
+One pass, one join (`AnalyzeSplits`), keyed by the buckets of leakage.py:
+
+    raw split --Summarize<Split>--> (bucket, (SUMMARY, split code, Summary of the bundle))
+                                    (bucket, (ROWS, hash rows, masks)) blocks
+      --Join--> (GroupByKey) --Match--> with one bucket: the Analysis, complete
+      with more: --OncePerImage--> (GroupByKey: an image in near pairs of several buckets counts once)
+                 --Gather--> the Analysis (a CombineFn)
+      --WriteStatistics--> statistics/
+
+Each DoFn Summarize<Split> reads a batch's pixels once for both: it adds them to
+the split's `image_stats.Summary` (SummarizeImages' accumulator, combined in the
+bundle as a lifted combiner would: only fixed-size summaries cross the shuffle)
+and hashes them (leakage.hash_rows). Summaries and hash rows share one shuffle;
+with one bucket (up to leakage.IMAGES_PER_BUCKET images) its one group holds
+every image and every summary, so the statistics add two stages to the job.
+`read_statistics` and `read_leakage` read the files back (local or gs://).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import json
+from collections import Counter
 
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
+import threadpoolctl
+from apache_beam.transforms import window
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from pipeline import image_stats, leakage
+from pipeline import image_stats, leakage, sources
 from schemas import layout
 
 HASHES_DIR = "image_hashes"
 STATISTICS_FILE = "statistics.pb"
 CLASS_MEANS_FILE = "class_means.npz"
 LEAKAGE_FILE = "leakage.json"
+SUMMARY, ROWS, PART = "summary", "rows", "part"  # kinds of values of the join, of MatchBuckets' parts
+HASH_IMAGES = 4096  # images a SummarizeAndHash hashes at once (3 MB of pixels)
 
 
 def statistics_dir(output_dir: str) -> str:
     return layout.join(output_dir, layout.STATISTICS_DIR)
+
+
+@dataclasses.dataclass
+class Analysis:
+    """What `AnalyzeSplits` found: {split: image_stats.Summary} and the leakage counts ({} if not looked for)."""
+
+    summaries: dict
+    leakage: dict
+
+
+class SummarizeAndHash(beam.DoFn):
+    """Raw RecordBatches of one split -> (bucket, (SUMMARY, split code, Summary)) a bundle, (bucket, (ROWS, ...)).
+
+    Each batch is added to the split's summary as it comes; its images are
+    hashed (leakage.hash_rows) HASH_IMAGES at a time (the hash's per-call costs
+    over the split's small batches would double its time), and their rows go out
+    by bucket in blocks (leakage.RowBuffer): (bucket, (ROWS, HASH_DTYPE rows,
+    uint8 masks)). The summary goes out from finish_bundle, when the bundle held
+    batches of the split, to bucket split code % buckets. The hashes' small
+    matrix products run on one BLAS thread: beside TensorFlow's threads in the
+    same worker, a second one only waits (measured: 6x slower).
+
+    Args:
+      split_code: the split's index in the join's names.
+      buckets: `leakage.num_buckets` of all images.
+      summarize: add the batches to the summary (else the summary stays empty).
+      dedup: hash the images (else no rows go out).
+    """
+
+    def __init__(self, split_code: int, buckets: int, summarize: bool = True, dedup: bool = True):
+        self._split_code, self._buckets = split_code, buckets
+        self._summarize, self._dedup = summarize, dedup
+        self._summary = self._rows = None
+        self._waiting: list = []
+
+    def start_bundle(self):
+        self._summary, self._rows, self._waiting = None, leakage.RowBuffer(self._buckets), []
+
+    def process(self, record_batch):
+        pixels, labels = image_stats.batch_pixels(record_batch)
+        if self._summary is None:
+            self._summary = image_stats.Summary.empty()
+        if self._summarize:
+            self._summary.add(pixels, labels)
+        if self._dedup and len(pixels):
+            records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
+            self._waiting.append((pixels, labels, records))
+            if sum(len(p) for p, _, _ in self._waiting) >= HASH_IMAGES:
+                yield from self._hash()
+
+    def finish_bundle(self):
+        if self._summary is not None:
+            summary = (SUMMARY, self._split_code, self._summary)
+            yield window.GlobalWindows.windowed_value((self._split_code % self._buckets, summary))
+        for keyed in [*self._hash(), *((b, (ROWS, *block)) for b, block in self._rows.flush())]:
+            yield window.GlobalWindows.windowed_value(keyed)
+
+    def _hash(self):
+        """(bucket, (ROWS, rows, masks)) of the RowBuffer's full blocks, once the waiting images are hashed."""
+        if not self._waiting:
+            return []
+        pixels, labels, records = (np.concatenate(part) for part in zip(*self._waiting, strict=True))
+        self._waiting = []
+        with _blas_threads().limit(limits=1, user_api="blas"):
+            rows = leakage.hash_rows(pixels, labels, records, self._split_code)
+        return [(bucket, (ROWS, *block)) for bucket, block in self._rows.add(rows)]
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_threads() -> threadpoolctl.ThreadpoolController:
+    """The process's threadpool controller (made once: it inspects every loaded library)."""
+    return threadpoolctl.ThreadpoolController()
+
+
+def _reference_blocks(rows: np.ndarray, buckets: int):
+    """HASH_DTYPE rows of an earlier output -> (bucket, (ROWS, rows, masks)) of each bucket."""
+    for bucket, chosen, masks in leakage.bucket_rows(rows, buckets):
+        yield bucket, (ROWS, chosen, masks)
+
+
+class MatchBuckets(beam.DoFn):
+    """(bucket, [summaries and row blocks]) -> its part of the Analysis.
+
+    With one bucket, the one group held everything: emits (None, Analysis).
+    With more, emits ((PART, bucket), (summaries, exact Counter)) and, for each
+    image in a near pair, ((NEAR, count name, image id), None), for OncePerImage.
+
+    Args:
+      splits: the split names, in order.
+      reference: the names of splits checked against but not counted (their codes come first).
+      hashes_dir: where each bucket writes its images' hashes (leakage.match_bucket); None: nowhere.
+      buckets: `leakage.num_buckets` of all images.
+      dedup: duplicates were looked for.
+    """
+
+    def __init__(self, splits, reference, hashes_dir: str | None, buckets: int, dedup: bool):
+        self._splits, self._reference = list(splits), tuple(reference)
+        self._names = [*self._reference, *self._splits]
+        self._hashes_dir, self._buckets, self._dedup = hashes_dir, buckets, dedup
+
+    def process(self, element):
+        bucket, values = element
+        summaries, blocks = {}, []
+        for value in values:
+            if value[0] == SUMMARY:
+                _merge_summary(summaries, self._names[value[1]], value[2])
+            else:
+                blocks.append(value[1:])
+        exact, near = Counter(), {}
+        if blocks:
+            exact, near = leakage.match_bucket(
+                blocks, self._names, self._reference, self._hashes_dir, bucket, self._buckets
+            )
+        if self._buckets == 1:
+            counts = Counter({name: len(ids) for name, ids in near.items()})
+            yield None, _analysis(summaries, exact, counts, self._splits, self._reference, self._dedup)
+            return
+        yield (PART, bucket), (summaries, exact)
+        for name, ids in sorted(near.items()):
+            for image_id in sorted(ids):
+                yield (leakage.NEAR, name, image_id), None
+
+
+def _merge_summary(summaries: dict, split: str, summary: image_stats.Summary) -> None:
+    summaries[split] = summaries[split].merge(summary) if split in summaries else summary
+
+
+def _analysis(summaries, exact, near, splits, reference, dedup: bool) -> Analysis:
+    """The Analysis of merged summaries and Counters of exact and near duplicates (by count name)."""
+    if not dedup:
+        return Analysis(summaries, {})
+    names = leakage.count_names(list(splits), tuple(reference))
+    return Analysis(
+        summaries,
+        {
+            leakage.EXACT: leakage.complete_counts(exact, names),
+            leakage.NEAR: leakage.complete_counts(near, names),
+        },
+    )
+
+
+class GatherAnalysis(beam.CombineFn):
+    """The parts of MatchBuckets of several buckets, each near key once -> one Analysis.
+
+    Inputs are ((PART, bucket), (summaries, exact Counter)) and ((NEAR, count
+    name, image id), None); the accumulator is ({split: Summary}, exact Counter,
+    near Counter): fixed size.
+    """
+
+    def __init__(self, splits, reference: tuple[str, ...], dedup: bool):
+        self._splits, self._reference, self._dedup = list(splits), tuple(reference), dedup
+
+    def create_accumulator(self):
+        return {}, Counter(), Counter()
+
+    def add_input(self, accumulator, element):
+        key, value = element
+        if key[0] == PART:
+            for split, summary in value[0].items():
+                _merge_summary(accumulator[0], split, summary)
+            accumulator[1].update(value[1])
+        else:
+            accumulator[2][key[1]] += 1
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = self.create_accumulator()
+        for summaries, exact, near in accumulators:
+            self.add_input(merged, ((PART, None), (summaries, exact)))
+            merged[2].update(near)
+        return merged
+
+    def extract_output(self, accumulator) -> Analysis:
+        return _analysis(*accumulator, self._splits, self._reference, self._dedup)
+
+
+class AnalyzeSplits(beam.PTransform):
+    """{split: raw RecordBatches} (+ "reference": HASH_DTYPE row arrays) -> (None, Analysis) (module doc).
+
+    Args:
+      splits: the split names, in order ("X_in_Y" counts need Y before X).
+      buckets: `leakage.num_buckets` of all images.
+      summarize: compute the splits' summaries.
+      dedup: look for duplicates (leakage.py).
+      hashes_dir: where the join writes the image hashes (None: nowhere).
+      reference: names of the splits whose rows come in as inputs["reference"]
+        (checked against, never counted); their split codes index `[*reference, *splits]`.
+    """
+
+    def __init__(self, splits, buckets: int, summarize=True, dedup=True, hashes_dir=None, reference=()):
+        super().__init__()
+        self._splits, self._buckets = list(splits), buckets
+        self._summarize, self._dedup, self._hashes_dir = summarize, dedup, hashes_dir
+        self._reference = tuple(reference)
+
+    def expand(self, inputs):
+        names, buckets = [*self._reference, *self._splits], self._buckets
+        verb = "Summarize" if self._summarize else "Hash"
+        keyed = [
+            inputs[split]
+            | f"{verb}{split.title()}"
+            >> beam.ParDo(SummarizeAndHash(names.index(split), buckets, self._summarize, self._dedup))
+            for split in self._splits
+        ]
+        if self._reference and self._dedup:
+            keyed.append(inputs["reference"] | "KeyReference" >> beam.FlatMap(_reference_blocks, buckets))
+        match = MatchBuckets(self._splits, self._reference, self._hashes_dir, buckets, self._dedup)
+        matched = (
+            keyed | "AllKeyed" >> beam.Flatten() | "Join" >> beam.GroupByKey() | "Match" >> beam.ParDo(match)
+        )
+        if buckets == 1:
+            return matched
+        return (
+            matched
+            | "OncePerImage" >> beam.GroupByKey()  # an image in near pairs of several buckets counts once
+            | "OneKey" >> beam.Map(lambda group: (None, (group[0], next(iter(group[1])))))
+            | "Gather" >> beam.CombinePerKey(GatherAnalysis(self._splits, self._reference, self._dedup))
+        )
 
 
 class ComputeStatistics(beam.PTransform):
@@ -48,7 +286,7 @@ class ComputeStatistics(beam.PTransform):
       dedup: look for duplicates (leakage.py).
       buckets: `leakage.num_buckets` of all images.
       reference: (names, PCollection of HASH_DTYPE rows) of earlier data to check
-        against (leakage.FindDuplicates), or None.
+        against, or None.
     """
 
     def __init__(self, output_dir: str, class_names, dedup: bool = True, buckets: int = 1, reference=None):
@@ -57,33 +295,21 @@ class ComputeStatistics(beam.PTransform):
         self._dedup, self._buckets, self._reference = dedup, buckets, reference
 
     def expand(self, raw):
-        splits = list(raw)
-        # One combiner per split, flattened after: a Flatten of the raw batches themselves would
-        # make the local runner buffer them all (measured: +0.76 GB at 200,000 images).
-        summaries = [
-            raw[split]
-            | f"Key{split.title()}" >> beam.WithKeys(split)
-            | f"Summarize{split.title()}" >> beam.CombinePerKey(image_stats.SummarizeImages())
-            for split in splits
-        ] | "AllSummaries" >> beam.Flatten()
-        if self._dedup:
-            inputs, names = dict(raw), ()
-            if self._reference:
-                names, inputs["reference"] = self._reference
-            hashes_dir = layout.join(statistics_dir(self._output_dir), HASHES_DIR)
-            found = inputs | "FindDuplicates" >> leakage.FindDuplicates(
-                splits, self._buckets, hashes_dir, names
-            )
-        else:
-            found = summaries.pipeline | "NoDuplicateSearch" >> beam.Create([{}])
-        return (
-            summaries
-            | "Gather" >> beam.combiners.ToList()
-            | "WriteStatistics"
-            >> beam.Map(
-                write_statistics, self._output_dir, splits, self._class_names, beam.pvalue.AsSingleton(found)
-            )
+        splits, inputs, names = list(raw), dict(raw), ()
+        if self._reference and self._dedup:
+            names, inputs["reference"] = self._reference
+        hashes_dir = layout.join(statistics_dir(self._output_dir), HASHES_DIR) if self._dedup else None
+        analysis = inputs | "Analyze" >> AnalyzeSplits(
+            splits, self._buckets, dedup=self._dedup, hashes_dir=hashes_dir, reference=names
         )
+        return analysis | "WriteStatistics" >> beam.Map(
+            _write_gathered, self._output_dir, splits, self._class_names
+        )
+
+
+def _write_gathered(keyed: tuple, output_dir: str, splits, class_names) -> dict:
+    """(None, Analysis) of AnalyzeSplits -> `write_statistics`."""
+    return write_statistics(keyed[1], output_dir, splits, class_names)
 
 
 class ReadReferenceHashes(beam.PTransform):
@@ -129,10 +355,11 @@ def reference(output_dir: str) -> tuple[tuple[str, ...], list[str]]:
     return tuple(f"old_{split}" for split in found["perceptual_hash"]["splits"]), paths
 
 
-def write_statistics(summaries, output_dir: str, splits, class_names, found: dict) -> dict:
+def write_statistics(analysis: Analysis, output_dir: str, splits, class_names) -> dict:
     """Writes statistics.pb, class_means.npz and leakage.json; returns the leakage summary."""
     by_split = {split: image_stats.Summary.empty() for split in splits}  # a split of no images has no key
-    by_split.update(summaries)
+    by_split.update(analysis.summaries)
+    found = analysis.leakage
     directory = statistics_dir(output_dir)
     tf.io.gfile.makedirs(directory)
     stats = statistics_pb2.DatasetFeatureStatisticsList()

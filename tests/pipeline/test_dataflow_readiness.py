@@ -134,8 +134,8 @@ def test_dataflow_job_graph_builds_offline(tmp_path):
         "Read/ReadIdx",
         "AnalyzeAndTransform/AnalyzeTrain",
         "AnalyzeAndTransform/TransformEval",
-        "Statistics/SummarizeTest",
-        "Statistics/FindDuplicates/Join",
+        "Statistics/Analyze/SummarizeTest",
+        "Statistics/Analyze/Join",
         "Statistics/WriteStatistics",
     ):
         assert step in names
