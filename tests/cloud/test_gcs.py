@@ -78,6 +78,7 @@ def gcs_data(gcs, preprocessed):
     return raw, out, local_dir
 
 
+@pytest.mark.slow
 def test_preprocessing_on_gcs_writes_what_a_local_run_writes_shard_for_shard(gcs, gcs_data):
     raw, out, local_dir = gcs_data
     for split in layout.SPLITS:

@@ -225,6 +225,7 @@ def test_dnn_regressor_and_its_regression_signature(columns, tmp_path):
     np.testing.assert_allclose(regressed["outputs"].numpy(), expected["predictions"], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_linear_classifier_and_regressor(columns, tmp_path):
     classifier = tfe.LinearClassifier(
         columns["linear"], model_dir=str(tmp_path / "c"), config=models.seeded_config()

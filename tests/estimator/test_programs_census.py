@@ -152,7 +152,7 @@ def _build_census_estimator(model_dir, model_type, model_column_fn, inter_op, in
 
 @pytest.mark.parametrize(
     "model_type",
-    ["wide_deep", pytest.param("wide", marks=pytest.mark.slow), pytest.param("deep", marks=pytest.mark.slow)],
+    [pytest.param(model_type, marks=pytest.mark.slow) for model_type in ("wide_deep", "wide", "deep")],
 )
 def test_official_r1_wide_deep_census_and_its_tf_example_export(tmp_path, model_type):
     train_rows, test_rows = _census_rows(400, 0), _census_rows(200, 1)

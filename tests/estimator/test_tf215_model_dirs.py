@@ -37,6 +37,10 @@ RT = kinds.Runtime(
 )
 ALL = list(kinds.KINDS)
 EXPORTED = [name for name, kind in kinds.KINDS.items() if kind.receiver]
+# Every kind's export in `make test`; one in the everyday loop (`make test-fast`), which must stay short.
+EXPORTED_PARAMS = [
+    name if name == "dnn_classifier" else pytest.param(name, marks=pytest.mark.slow) for name in EXPORTED
+]
 
 
 def golden(name: str) -> dict:
@@ -103,7 +107,7 @@ def test_train_resumes_as_2_15_continued(name, tmp_path):
             assert_close(reader.get_tensor(key), after[key], 1e-4, key)
 
 
-@pytest.mark.parametrize("name", EXPORTED)
+@pytest.mark.parametrize("name", EXPORTED_PARAMS)
 def test_export_serves_as_predict_with_ops_tf_2_15_knows(name, tmp_path):
     kind, expected = kinds.KINDS[name], golden(name)
     est = kind.build(RT, copy_model_dir(name, tmp_path))
