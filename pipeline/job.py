@@ -279,8 +279,6 @@ def _check_statistics(config: PreprocessConfig, staging_dir: str, counts: dict[s
         _LOG.warning("%s", line)
     if drifted and config.fail_on_drift:
         raise DriftError(f"--fail-on-drift: {len(drifted)} drift findings: " + "; ".join(drifted))
-    if leakage.one_line(found):
-        _LOG.warning("duplicate images: %s", leakage.one_line(found))
     return {kind: found[kind] for kind in (leakage.EXACT, leakage.NEAR) if kind in found}
 
 

@@ -29,7 +29,7 @@ import json
 import logging
 from collections.abc import Sequence
 
-from common import cli
+from common import cli, console
 from pipeline import config as config_lib
 from schemas import features, layout
 
@@ -159,7 +159,8 @@ def _add_statistics_flags(parser: cli.ArgumentParser) -> None:
 def run(argv: Sequence[str] | None = None):
     """Parses flags, runs the job and returns the `schemas.manifest.Manifest` (raises on failure)."""
     config, beam_args = parse_args(argv)
-    from pipeline import job  # TensorFlow, tf.Transform and Beam: only once the flags are good
+    console.import_tensorflow()  # only once the flags are good, without its start-up lines
+    from pipeline import job  # tf.Transform and Beam
 
     manifest = job.run_preprocessing(config, beam_args)
     summary = {split: info.examples for split, info in manifest.splits.items()}

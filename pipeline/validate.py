@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from common import cli
+from common import cli, console
 from pipeline import config as config_lib
 
 EXAMPLES = (
@@ -84,7 +84,8 @@ def parse_args(argv: Sequence[str] | None):
 def run(argv: Sequence[str] | None = None) -> int:
     """Parses flags, validates, prints the summary or the findings; returns the exit status."""
     args, beam_args = parse_args(argv)
-    from pipeline import validation  # TensorFlow and Beam: only once the flags are good
+    console.import_tensorflow()  # only once the flags are good, without its start-up lines
+    from pipeline import validation  # Beam
 
     result = validation.validate(
         args.input_dir, args.against, args.drift, args.dedup, beam_args, args.statistics_dir, args.anomalies
