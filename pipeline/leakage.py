@@ -229,6 +229,9 @@ def bucket_rows(rows: np.ndarray, buckets: int):
     The content hash picks bucket content % buckets; band b's bits, mixed by a
     multiplication (they sit at every fifth position), pick the other buckets.
     """
+    if buckets == 1:
+        yield 0, rows, np.full(len(rows), (EXACT_BIT << 1) - 1, np.uint8)
+        return
     index = np.arange(len(rows))
     masks = np.zeros((len(rows), buckets), np.uint8)
     masks[index, rows["content"] % np.uint64(buckets)] |= np.uint8(EXACT_BIT)

@@ -90,10 +90,11 @@ class SummarizeAndHash(beam.DoFn):
         self._split_code, self._buckets = split_code, buckets
         self._summarize, self._dedup = summarize, dedup
         self._summary = self._rows = None
-        self._waiting: list = []
+        self._waiting, self._waiting_images = [], 0
 
     def start_bundle(self):
-        self._summary, self._rows, self._waiting = None, leakage.RowBuffer(self._buckets), []
+        self._summary, self._rows = None, leakage.RowBuffer(self._buckets)
+        self._waiting, self._waiting_images = [], 0
 
     def process(self, record_batch):
         pixels, labels = image_stats.batch_pixels(record_batch)
@@ -104,7 +105,8 @@ class SummarizeAndHash(beam.DoFn):
         if self._dedup and len(pixels):
             records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
             self._waiting.append((pixels, labels, records))
-            if sum(len(p) for p, _, _ in self._waiting) >= HASH_IMAGES:
+            self._waiting_images += len(pixels)
+            if self._waiting_images >= HASH_IMAGES:
                 yield from self._hash()
 
     def finish_bundle(self):
@@ -119,7 +121,7 @@ class SummarizeAndHash(beam.DoFn):
         if not self._waiting:
             return []
         pixels, labels, records = (np.concatenate(part) for part in zip(*self._waiting, strict=True))
-        self._waiting = []
+        self._waiting, self._waiting_images = [], 0
         with _blas_threads().limit(limits=1, user_api="blas"):
             rows = leakage.hash_rows(pixels, labels, records, self._split_code)
         return [(bucket, (ROWS, *block)) for bucket, block in self._rows.add(rows)]
