@@ -338,10 +338,12 @@ def find_near(rows: np.ndarray, masks: np.ndarray, counting: _Counting) -> dict[
     """
     phash = np.ascontiguousarray(rows["phash"])
     keys = band_keys(phash)
+    by_band = np.ascontiguousarray(keys.T)
     found: dict[str, set[int]] = {}
     for band in range(NUM_BANDS):
         members = np.flatnonzero(masks & (1 << band))
-        for a, b in _candidate_pairs(keys[members, band]):
+        values = by_band[band] if len(members) == len(rows) else by_band[band, members]
+        for a, b in _candidate_pairs(values):
             a, b = members[a], members[b]
             near = hamming_pairs(phash[a], phash[b]) <= HAMMING_THRESHOLD
             a, b = a[near], b[near]
@@ -380,8 +382,7 @@ def _candidate_pairs(values: np.ndarray):
     Runs of 2 to _SMALL_RUN equal values (their rows only: most values are
     unique) are paired by comparing the sorted values with themselves shifted
     by 1 up to the longest such run (a few vectorized passes for any number of
-    runs); a longer run is paired block by block, at most _PAIR_CELLS pairs at a
-    time.
+    runs); longer runs are paired block by block, about _PAIR_CELLS pairs a chunk.
     """
     order = np.argsort(values)
     ordered = values[order]
@@ -393,13 +394,20 @@ def _candidate_pairs(values: np.ndarray):
     for shift in range(1, int(sizes[small].max(initial=1))):
         i = np.flatnonzero(small_values[:-shift] == small_values[shift:])
         yield small_order[i], small_order[i + shift]
+    pending, cells = [], 0
     for start, size in zip(starts[sizes > _SMALL_RUN], sizes[sizes > _SMALL_RUN], strict=True):
         run = order[start : start + size]
         step = max(1, _PAIR_CELLS // size)
         for first in range(0, size, step):
             block = run[first : first + step]
             a, b = np.repeat(block, size), np.tile(run, len(block))
-            yield a[a < b], b[a < b]
+            pending.append((a[a < b], b[a < b]))
+            cells += len(a)
+            if cells >= _PAIR_CELLS:
+                yield np.concatenate([a for a, _ in pending]), np.concatenate([b for _, b in pending])
+                pending, cells = [], 0
+    if pending:
+        yield np.concatenate([a for a, _ in pending]), np.concatenate([b for _, b in pending])
 
 
 class FindDuplicates(beam.PTransform):
