@@ -404,10 +404,15 @@ def _candidate_pairs(values: np.ndarray):
             pending.append((a[a < b], b[a < b]))
             cells += len(a)
             if cells >= _PAIR_CELLS:
-                yield np.concatenate([a for a, _ in pending]), np.concatenate([b for _, b in pending])
+                yield _joined(pending)
                 pending, cells = [], 0
     if pending:
-        yield np.concatenate([a for a, _ in pending]), np.concatenate([b for _, b in pending])
+        yield _joined(pending)
+
+
+def _joined(pairs: list) -> tuple[np.ndarray, np.ndarray]:
+    """[(a, b), ...] index arrays -> (all a, all b), each concatenated in order."""
+    return np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs])
 
 
 class FindDuplicates(beam.PTransform):
