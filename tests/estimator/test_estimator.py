@@ -124,7 +124,9 @@ def test_nan_loss_stops_training_naming_the_step(tmp_path):
     def model_fn(features, labels, mode):
         step = v1.train.get_global_step()
         loss = tf.where(step >= 3, np.nan, 1.0) + 0 * v1.get_variable("w", initializer=1.0)
-        return tfe.EstimatorSpec(mode, loss=loss, train_op=v1.assign_add(step, 1))
+        with tf.control_dependencies([loss]):  # the loss reads the step before the increment, never after
+            train_op = v1.assign_add(step, 1)
+        return tfe.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
     est = tfe.Estimator(model_fn, str(tmp_path), config=models.config())
     with pytest.raises(tfe.NanLossError, match="loss is nan at global step 4"):
