@@ -31,13 +31,11 @@ every image and every summary, so the statistics add two stages to the job.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import io
 import json
 from collections import Counter
-from concurrent import futures
 
 import apache_beam as beam
 import numpy as np
@@ -55,7 +53,6 @@ CLASS_MEANS_FILE = "class_means.npz"
 LEAKAGE_FILE = "leakage.json"
 SUMMARY, ROWS, PART = "summary", "rows", "part"  # kinds of values of the join, of MatchBuckets' parts
 HASH_IMAGES = 4096  # images a SummarizeAndHash hashes at once (3 MB of pixels)
-PENDING_BATCHES = 8  # batches (of sources.BATCH_RECORDS images) waiting for its thread at most
 
 
 def statistics_dir(output_dir: str) -> str:
@@ -82,12 +79,6 @@ class SummarizeAndHash(beam.DoFn):
     matrix products run on one BLAS thread: beside TensorFlow's threads in the
     same worker, a second one only waits (measured: 6x slower).
 
-    The summaries and hashes run on a thread of their own (numpy, Pillow and
-    BLAS release the GIL), so that they overlap the worker's other work on the
-    same elements (tf.Transform's): at most PENDING_BATCHES batches wait for it,
-    and finish_bundle waits for all of them, so a bundle's outputs are complete
-    when it ends and an error in the thread fails the bundle.
-
     Args:
       split_code: the split's index in the join's names.
       buckets: `leakage.num_buckets` of all images.
@@ -98,48 +89,32 @@ class SummarizeAndHash(beam.DoFn):
     def __init__(self, split_code: int, buckets: int, summarize: bool = True, dedup: bool = True):
         self._split_code, self._buckets = split_code, buckets
         self._summarize, self._dedup = summarize, dedup
-        self._summary = self._rows = self._thread = None
-        self._waiting, self._waiting_images, self._pending, self._batches = [], 0, collections.deque(), 0
-
-    def setup(self):
-        self._thread = futures.ThreadPoolExecutor(1, thread_name_prefix="statistics")
-
-    def teardown(self):
-        if self._thread is not None:
-            self._thread.shutdown()
+        self._summary = self._rows = None
+        self._waiting, self._waiting_images = [], 0
 
     def start_bundle(self):
-        self._summary, self._rows = image_stats.Summary.empty(), leakage.RowBuffer(self._buckets)
-        self._waiting, self._waiting_images, self._pending, self._batches = [], 0, collections.deque(), 0
+        self._summary, self._rows = None, leakage.RowBuffer(self._buckets)
+        self._waiting, self._waiting_images = [], 0
 
     def process(self, record_batch):
         pixels, labels = image_stats.batch_pixels(record_batch)
-        records = None
-        if self._dedup and len(pixels):
-            records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
-        self._batches += 1
-        self._pending.append(self._thread.submit(self._add, pixels, labels, records))
-        while self._pending and (len(self._pending) > PENDING_BATCHES or self._pending[0].done()):
-            yield from self._pending.popleft().result()
-
-    def finish_bundle(self):
-        outputs = [keyed for pending in self._pending for keyed in pending.result()]
-        self._pending.clear()
-        if self._batches:
-            outputs.append((self._split_code % self._buckets, (SUMMARY, self._split_code, self._summary)))
-        outputs += [*self._hash(), *((b, (ROWS, *block)) for b, block in self._rows.flush())]
-        for keyed in outputs:
-            yield window.GlobalWindows.windowed_value(keyed)
-
-    def _add(self, pixels, labels, records) -> list:
-        """On the thread: adds a batch to the summary and the hash queue; returns the rows ready to go out."""
+        if self._summary is None:
+            self._summary = image_stats.Summary.empty()
         if self._summarize:
             self._summary.add(pixels, labels)
-        if records is None:
-            return []
-        self._waiting.append((pixels, labels, records))
-        self._waiting_images += len(pixels)
-        return self._hash() if self._waiting_images >= HASH_IMAGES else []
+        if self._dedup and len(pixels):
+            records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
+            self._waiting.append((pixels, labels, records))
+            self._waiting_images += len(pixels)
+            if self._waiting_images >= HASH_IMAGES:
+                yield from self._hash()
+
+    def finish_bundle(self):
+        if self._summary is not None:
+            summary = (SUMMARY, self._split_code, self._summary)
+            yield window.GlobalWindows.windowed_value((self._split_code % self._buckets, summary))
+        for keyed in [*self._hash(), *((b, (ROWS, *block)) for b, block in self._rows.flush())]:
+            yield window.GlobalWindows.windowed_value(keyed)
 
     def _hash(self):
         """(bucket, (ROWS, rows, masks)) of the RowBuffer's full blocks, once the waiting images are hashed."""
