@@ -15,6 +15,11 @@ MNIST-sized data, under RunConfig's defaults (summaries and step-rate logs every
 steps). Steps are timed inside the training loop after a warm-up, so graph building
 and the checkpoints at start and end do not count. This module imports nothing that
 TF 2.15's environment lacks (no Beam, no tf.Transform).
+
+`--model session` is the baseline of TensorFlow itself: the DNNClassifier's network
+(the same layers, Adagrad and batches) as a plain `tf.compat.v1` graph stepped by a
+bare `Session.run` loop, no Estimator, no hooks; on each TensorFlow version it shows
+what that version's session costs a step, whichever Estimator runs on it.
 """
 
 from __future__ import annotations
@@ -113,14 +118,42 @@ def _dnn(tf, E, model_dir):
     return est, DNN_BATCH_SIZE, "image"
 
 
+def _session_loop(tf, input_fn, steps: int, timer) -> None:
+    """The DNNClassifier's layers and optimizer (Adagrad at 0.05, tf.estimator's default for it) as
+    a plain graph, stepped `steps` times by Session.run, each step passed to the timer."""
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        v1.set_random_seed(0)
+        features, labels = v1.data.make_one_shot_iterator(input_fn()).get_next()
+        net = features["image"]
+        for units in (*DNN_HIDDEN_UNITS, N_CLASSES):
+            kernel = v1.get_variable(
+                f"kernel{units}", (net.shape[-1], units), initializer=v1.glorot_uniform_initializer()
+            )
+            bias = v1.get_variable(f"bias{units}", (units,), initializer=v1.zeros_initializer())
+            net = tf.matmul(net, kernel) + bias
+            net = tf.nn.relu(net) if units != N_CLASSES else net
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=net))
+        train_op = v1.train.AdagradOptimizer(0.05).minimize(loss, v1.train.get_or_create_global_step())
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            for _ in range(steps):
+                session.run([train_op, loss])
+                timer.after_run(None, None)
+
+
 def run(runtime: str, model_name: str, steps: int, warmup: int) -> dict:
     tf, E = _runtime(runtime)
     tf.get_logger().setLevel("ERROR")
+    timer = _StepTimer.make(tf, warmup)
     with tempfile.TemporaryDirectory() as work:
         data = _data(tf, os.path.join(work, "data"))
-        est, batch_size, key = {"cnn": _cnn, "dnn": _dnn}[model_name](tf, E, os.path.join(work, "model"))
-        timer = _StepTimer.make(tf, warmup)
-        est.train(_input_fn(tf, data, batch_size, key), hooks=[timer], steps=warmup + steps)
+        if model_name == "session":
+            batch_size = DNN_BATCH_SIZE
+            _session_loop(tf, _input_fn(tf, data, batch_size, "image"), warmup + steps, timer)
+        else:
+            est, batch_size, key = {"cnn": _cnn, "dnn": _dnn}[model_name](tf, E, os.path.join(work, "model"))
+            est.train(_input_fn(tf, data, batch_size, key), hooks=[timer], steps=warmup + steps)
     seconds = sum(timer.durations)
     return {
         "steps_per_s": len(timer.durations) / seconds,
@@ -136,7 +169,7 @@ def main(argv=None) -> int:
         prog="python -m bench.estimator_worker", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--runtime", choices=("here", "tf215"), required=True)
-    parser.add_argument("--model", choices=("cnn", "dnn"), required=True)
+    parser.add_argument("--model", choices=("cnn", "dnn", "session"), required=True)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=30)
     args = parser.parse_args(argv)
