@@ -42,11 +42,13 @@ demo: preprocess
 tensorboard-screenshot: install
 	$(BIN)/python -m tools.tensorboard_screenshot --job-dir $(OUT_DIR)/job --output docs/tensorboard_scalars.png
 
+# pytest-xdist: TEST_WORKERS processes, each test file whole on one (its module fixtures built once).
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -44,8 +44,9 @@ setup(
         "cloudml-hypertune",
     ],
     extras_require={
-        # gcp-storage-emulator and cryptography: tests/gcs_emulator.py (Cloud Storage emulator, TLS proxy CA)
-        "test": ["pytest", "hypothesis", "ruff", "gcp-storage-emulator", "cryptography"],
+        # gcp-storage-emulator and cryptography: tests/gcs_emulator.py (Cloud Storage emulator, TLS proxy CA);
+        # pytest-xdist: `make test` runs the suite in two processes
+        "test": ["pytest", "pytest-xdist", "hypothesis", "ruff", "gcp-storage-emulator", "cryptography"],
         "bench": ["py-spy", "psutil"],
     },
     entry_points={
