@@ -119,8 +119,9 @@ def _dnn(tf, E, model_dir):
 
 
 def _session_loop(tf, input_fn, steps: int, timer) -> None:
-    """The DNNClassifier's layers and optimizer (Adagrad at 0.05, tf.estimator's default for it) as
-    a plain graph, stepped `steps` times by Session.run, each step passed to the timer."""
+    """The DNNClassifier's layers and learning rate (Adagrad at 0.05, its default; here
+    tf.compat.v1's AdagradOptimizer, on both versions) as a plain graph, stepped `steps`
+    times by Session.run, each step passed to the timer."""
     v1 = tf.compat.v1
     with tf.Graph().as_default():
         v1.set_random_seed(0)
