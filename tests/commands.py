@@ -4,6 +4,16 @@ import os
 import subprocess
 import sys
 
+# The project's commands (`python -m MODULE`; setup.py's idx-* console scripts run the same).
+ENTRY_POINTS = (
+    "pipeline.preprocess",
+    "pipeline.validate",
+    "pipeline.download",
+    "trainer.task",
+    "trainer.predict",
+    "trainer.local_cluster",
+)
+
 
 def run_module(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs `python -m module args...`; returns the finished process (text output)."""

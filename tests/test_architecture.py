@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from tests import commands
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("pipeline", "trainer", "estimator", "common", "schemas", "bench")
 PRIVATE = re.compile(r"^\s*(from|import)\s+tensorflow\.python\b|tensorflow\.python\.", re.MULTILINE)
@@ -52,17 +54,7 @@ def test_the_estimator_runtime_knows_nothing_of_this_project():
     assert not loaded & {"trainer", "pipeline", "schemas", "common", "apache_beam", "tensorflow_transform"}
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "pipeline.preprocess",
-        "pipeline.validate",
-        "pipeline.download",
-        "trainer.task",
-        "trainer.predict",
-        "trainer.local_cluster",
-    ],
-)
+@pytest.mark.parametrize("module", commands.ENTRY_POINTS)
 def test_entry_points_parse_flags_before_tensorflow_loads(module):
     assert "tensorflow" not in _modules_after(f"import {module}")
 

@@ -11,6 +11,7 @@ from common import cli
 from common.errors import ConfigError, DataError
 from common.idx import IdxFormatError
 from pipeline import preprocess
+from tests.commands import ENTRY_POINTS
 from trainer import predict, task
 
 
@@ -85,16 +86,6 @@ def test_runner_logs_of_a_user_error_are_dropped_and_others_kept():
 def test_lower_levels_are_never_dropped(level):
     record = logging.LogRecord("x", level, "", 0, "common.errors.DataError: x", None, None)
     assert cli._DropUserErrorTracebacks().filter(record)
-
-
-ENTRY_POINTS = (
-    "pipeline.preprocess",
-    "pipeline.validate",
-    "pipeline.download",
-    "trainer.task",
-    "trainer.predict",
-    "trainer.local_cluster",
-)
 
 
 def _main(module: str):
