@@ -41,6 +41,7 @@ BLANK_MAX_PIXEL = 15  # an image none of whose pixels exceeds this is blank (not
 SATURATED_PIXEL = 255  # a pixel at this level is saturated ...
 SATURATED_MIN_FRACTION = 0.5  # ... and an image with at least this share of them is saturated
 _EXACT_ROWS = 65_536  # float32 sums of this many grey levels (at most 255 each) are exact integers
+_SQUARE_ROWS = 256  # ... and of this many squared grey levels (at most 65,025 each: 256 of them < 2^24)
 QUANTILES_EPSILON = 0.01  # rank error of the mean-intensity sketch (TFDV's default)
 NUM_QUANTILE_BUCKETS = 10
 INTENSITY_HISTOGRAM = "intensity_histogram"  # custom statistic names that drift.py reads back
@@ -64,9 +65,15 @@ def batch_pixels(record_batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _grey_levels(pixels: np.ndarray) -> np.ndarray:
-    """int64 [GREY_LEVELS]: the pixel count of each grey level of C-contiguous uint8 pixels [n, IMAGE_PIXELS]."""
-    image = Image.frombuffer("L", (features.IMAGE_PIXELS, len(pixels)), pixels, "raw", "L", 0, 1)
-    return np.asarray(image.histogram(), np.int64)
+    """int64 [GREY_LEVELS]: the pixel count of each grey level of C-contiguous uint8 pixels [n, IMAGE_PIXELS].
+
+    Pillow's histogram of the bytes read as an RGBA image, whose four bands it
+    counts into four tables, summed: twice as fast as one table (mode "L") on
+    runs of equal levels such as a blank background, where each count waits for
+    the one before it. IMAGE_PIXELS is a multiple of 4.
+    """
+    image = Image.frombuffer("RGBA", (features.IMAGE_PIXELS // 4, len(pixels)), pixels, "raw", "RGBA", 0, 1)
+    return np.asarray(image.histogram(), np.int64).reshape(4, GREY_LEVELS).sum(axis=0)
 
 
 def _count_per_row(mask: np.ndarray) -> np.ndarray:
@@ -122,10 +129,11 @@ class Summary:
 
         Per class, over the images sorted by label: the sums of grey levels
         (float32, exact: a part of up to _EXACT_ROWS images at a time) and the
-        histograms (Pillow's Image.histogram: half the time of np.bincount, which
-        copies the bytes to int64 first). The sums of squares are float32 sums
-        over the sorted images, exact to 1 part in 10^7 for batches of up to 1,000
-        images; all sums accumulate in float64.
+        histograms (Pillow, `_grey_levels`: a quarter of the time of np.bincount,
+        which copies the bytes to int64 first). The sums of squares are float32
+        sums of _SQUARE_ROWS images at a time, exact too; all sums accumulate in
+        float64. Batches of a few thousand images cost least: each call pays
+        for about 20 small numpy and Pillow calls.
         """
         for start in range(0, len(pixels), _EXACT_ROWS):
             self._add(pixels[start : start + _EXACT_ROWS], labels[start : start + _EXACT_ROWS])
@@ -143,7 +151,9 @@ class Summary:
         for label, start, end in zip(classes[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
             self.pixel_sum[label] += values[start:end].sum(axis=0)
             self.histogram[label] += _grey_levels(ordered[start:end])
-        self.pixel_sum_sq += np.square(values, out=values).sum(axis=0)
+        np.square(values, out=values)
+        for start in range(0, len(values), _SQUARE_ROWS):
+            self.pixel_sum_sq += values[start : start + _SQUARE_ROWS].sum(axis=0)
         self.blank += int((pixels.max(axis=1) <= BLANK_MAX_PIXEL).sum())
         saturated = _count_per_row(pixels >= SATURATED_PIXEL)
         self.saturated += int((saturated >= SATURATED_MIN_FRACTION * features.IMAGE_PIXELS).sum())

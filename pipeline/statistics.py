@@ -52,7 +52,7 @@ STATISTICS_FILE = "statistics.pb"
 CLASS_MEANS_FILE = "class_means.npz"
 LEAKAGE_FILE = "leakage.json"
 SUMMARY, ROWS, PART = "summary", "rows", "part"  # kinds of values of the join, of MatchBuckets' parts
-HASH_IMAGES = 4096  # images a SummarizeAndHash hashes at once (3 MB of pixels)
+BLOCK_IMAGES = 4096  # images a SummarizeAndHash summarizes and hashes at once (3 MB of pixels)
 
 
 def statistics_dir(output_dir: str) -> str:
@@ -70,14 +70,15 @@ class Analysis:
 class SummarizeAndHash(beam.DoFn):
     """Raw RecordBatches of one split -> (bucket, (SUMMARY, split code, Summary)) a bundle, (bucket, (ROWS, ...)).
 
-    Each batch is added to the split's summary as it comes; its images are
-    hashed (leakage.hash_rows) HASH_IMAGES at a time (the hash's per-call costs
-    over the split's small batches would double its time), and their rows go out
-    by bucket in blocks (leakage.RowBuffer): (bucket, (ROWS, HASH_DTYPE rows,
-    uint8 masks)). The summary goes out from finish_bundle, when the bundle held
-    batches of the split, to bucket split code % buckets. The hashes' small
-    matrix products run on one BLAS thread: beside TensorFlow's threads in the
-    same worker, a second one only waits (measured: 6x slower).
+    The batches wait until BLOCK_IMAGES images have come (the split's batches
+    are small: per-call costs would double the time of both); then the block
+    is added to the split's summary and its images are hashed
+    (leakage.hash_rows), and their rows go out by bucket in blocks
+    (leakage.RowBuffer): (bucket, (ROWS, HASH_DTYPE rows, uint8 masks)). The
+    summary goes out from finish_bundle, when the bundle held batches of the
+    split, to bucket split code % buckets. The hashes' small matrix products
+    run on one BLAS thread: beside TensorFlow's threads in the same worker, a
+    second one only waits (measured: 6x slower).
 
     Args:
       split_code: the split's index in the join's names.
@@ -100,28 +101,32 @@ class SummarizeAndHash(beam.DoFn):
         pixels, labels = image_stats.batch_pixels(record_batch)
         if self._summary is None:
             self._summary = image_stats.Summary.empty()
-        if self._summarize:
-            self._summary.add(pixels, labels)
-        if self._dedup and len(pixels):
-            records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
-            self._waiting.append((pixels, labels, records))
-            self._waiting_images += len(pixels)
-            if self._waiting_images >= HASH_IMAGES:
-                yield from self._hash()
+        if not len(pixels):
+            return
+        records = np.asarray(record_batch.column(sources.RECORD_COLUMN).flatten(), np.int64)
+        self._waiting.append((pixels, labels, records))
+        self._waiting_images += len(pixels)
+        if self._waiting_images >= BLOCK_IMAGES:
+            yield from self._block()
 
     def finish_bundle(self):
+        blocks = self._block()
         if self._summary is not None:
             summary = (SUMMARY, self._split_code, self._summary)
             yield window.GlobalWindows.windowed_value((self._split_code % self._buckets, summary))
-        for keyed in [*self._hash(), *((b, (ROWS, *block)) for b, block in self._rows.flush())]:
+        for keyed in [*blocks, *((b, (ROWS, *block)) for b, block in self._rows.flush())]:
             yield window.GlobalWindows.windowed_value(keyed)
 
-    def _hash(self):
-        """(bucket, (ROWS, rows, masks)) of the RowBuffer's full blocks, once the waiting images are hashed."""
+    def _block(self):
+        """Summarizes and hashes the waiting images; (bucket, (ROWS, rows, masks)) of the RowBuffer's full blocks."""
         if not self._waiting:
             return []
         pixels, labels, records = (np.concatenate(part) for part in zip(*self._waiting, strict=True))
         self._waiting, self._waiting_images = [], 0
+        if self._summarize:
+            self._summary.add(pixels, labels)
+        if not self._dedup:
+            return []
         with _blas_threads().limit(limits=1, user_api="blas"):
             rows = leakage.hash_rows(pixels, labels, records, self._split_code)
         return [(bucket, (ROWS, *block)) for bucket, block in self._rows.add(rows)]

@@ -44,6 +44,22 @@ def test_summary_counts_labels_pixels_blank_and_saturated_images():
     np.testing.assert_allclose(drift.label_distribution(dataset)[[0, 1, 9]], [0.5, 0.25, 0.25])
 
 
+def test_summary_sums_and_histograms_are_exact_for_large_batches():
+    # 5,000 images of bright noise: float32 sums of their squares over all the rows would round
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(200, 256, (5000, features.IMAGE_PIXELS), dtype=np.uint8)
+    labels = rng.integers(0, features.NUM_CLASSES, 5000)
+    summary = image_stats.Summary.empty().add(pixels, labels)
+    wide = pixels.astype(np.int64)
+    assert (summary.pixel_sum_sq == np.square(wide).sum(axis=0)).all()
+    for label in range(features.NUM_CLASSES):
+        chosen = wide[labels == label]
+        assert (summary.pixel_sum[label] == chosen.sum(axis=0)).all()
+        assert (summary.histogram[label] == np.bincount(chosen.ravel(), minlength=256)).all()
+    means = wide.sum(axis=1) / features.IMAGE_PIXELS
+    assert summary.mean_sum == pytest.approx(means.sum(), rel=1e-12)
+
+
 def test_drift_flags_shifted_intensities_and_moved_labels_only():
     rng = np.random.default_rng(0)
 
