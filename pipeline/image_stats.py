@@ -40,8 +40,7 @@ GREY_LEVELS = 256
 BLANK_MAX_PIXEL = 15  # an image none of whose pixels exceeds this is blank (nothing visible)
 SATURATED_PIXEL = 255  # a pixel at this level is saturated ...
 SATURATED_MIN_FRACTION = 0.5  # ... and an image with at least this share of them is saturated
-_EXACT_ROWS = 65_536  # float32 sums of this many grey levels (at most 255 each) are exact integers
-_SQUARE_ROWS = 256  # ... and of this many squared grey levels (at most 65,025 each: 256 of them < 2^24)
+_PART_ROWS = 256  # float32 sums of this many squared grey levels (at most 65,025 each: < 2^24) are exact
 QUANTILES_EPSILON = 0.01  # rank error of the mean-intensity sketch (TFDV's default)
 NUM_QUANTILE_BUCKETS = 10
 INTENSITY_HISTOGRAM = "intensity_histogram"  # custom statistic names that drift.py reads back
@@ -127,40 +126,57 @@ class Summary:
     def add(self, pixels: np.ndarray, labels: np.ndarray) -> Summary:
         """Adds uint8 pixels [n, IMAGE_PIXELS] with int labels [n] in [0, NUM_CLASSES); returns self.
 
-        Per class, over the images sorted by label: the sums of grey levels
-        (float32, exact: a part of up to _EXACT_ROWS images at a time) and the
-        histograms (Pillow, `_grey_levels`: a quarter of the time of np.bincount,
-        which copies the bytes to int64 first). The sums of squares are float32
-        sums of _SQUARE_ROWS images at a time, exact too; all sums accumulate in
-        float64. Batches of a few thousand images cost least: each call pays
-        for about 20 small numpy and Pillow calls.
+        The images, sorted by label, are read in parts of at most _PART_ROWS
+        images of one class, cast to float32 in one reused buffer that stays in
+        the CPU's cache: the part's per-position sums, sums of squares and
+        per-image sums are exact integers in float32, accumulated in float64.
+        The histograms are Pillow's, per class (`_grey_levels`: a quarter of
+        the time of np.bincount, which copies the bytes to int64 first). Only
+        images whose sum allows it are checked for blank or saturated. Batches
+        of a few thousand images cost least: each call pays for about 100
+        small numpy calls.
         """
-        for start in range(0, len(pixels), _EXACT_ROWS):
-            self._add(pixels[start : start + _EXACT_ROWS], labels[start : start + _EXACT_ROWS])
-        return self
-
-    def _add(self, pixels: np.ndarray, labels: np.ndarray) -> None:
         if not len(pixels):
-            return
+            return self
         order = np.argsort(labels, kind="stable")
         ordered, classes = pixels[order], labels[order]
+        n = len(ordered)
         starts = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1]])
-        ends = np.r_[starts[1:], len(ordered)]
+        ends = np.r_[starts[1:], n]
         self.counts += np.bincount(labels, minlength=features.NUM_CLASSES)
-        values = ordered.astype(np.float32)
         for label, start, end in zip(classes[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
-            self.pixel_sum[label] += values[start:end].sum(axis=0)
             self.histogram[label] += _grey_levels(ordered[start:end])
-        np.square(values, out=values)
-        for start in range(0, len(values), _SQUARE_ROWS):
-            self.pixel_sum_sq += values[start : start + _SQUARE_ROWS].sum(axis=0)
-        self.blank += int((pixels.max(axis=1) <= BLANK_MAX_PIXEL).sum())
-        saturated = _count_per_row(pixels >= SATURATED_PIXEL)
-        self.saturated += int((saturated >= SATURATED_MIN_FRACTION * features.IMAGE_PIXELS).sum())
-        means = pixels.sum(axis=1, dtype=np.uint32) / features.IMAGE_PIXELS
+        cuts = np.union1d(ends, np.arange(0, n, _PART_ROWS)).tolist()
+        buffer = np.empty((_PART_ROWS, features.IMAGE_PIXELS), np.float32)
+        sums = np.empty(n, np.float32)
+        for start, end in zip(cuts[:-1], cuts[1:], strict=True):
+            values = buffer[: end - start]
+            np.copyto(values, ordered[start:end], casting="unsafe")
+            self.pixel_sum[classes[start]] += values.sum(axis=0)
+            self.pixel_sum_sq += np.einsum("ij,ij->j", values, values)
+            values.sum(axis=1, out=sums[start:end])
+        self._add_extremes(ordered, sums)
+        means = np.empty(n)  # in the batch's order: the sketch's result depends on it
+        means[order] = sums.astype(np.float64) / features.IMAGE_PIXELS
         self.mean_sum += float(means.sum())
         self.mean_sum_sq += float(np.square(means).sum())
         self.sketch.AddValues(pa.array(means))
+        return self
+
+    def _add_extremes(self, pixels: np.ndarray, sums: np.ndarray) -> None:
+        """Counts the blank and saturated images of uint8 pixels [n, IMAGE_PIXELS] with grey-level sums [n].
+
+        Only images dark enough to be blank (sum <= BLANK_MAX_PIXEL per pixel)
+        or bright enough to be saturated (sum >= their SATURATED_PIXEL share)
+        are looked at, pixel by pixel.
+        """
+        dark = np.flatnonzero(sums <= BLANK_MAX_PIXEL * features.IMAGE_PIXELS)
+        if len(dark):
+            self.blank += int((pixels[dark].max(axis=1) <= BLANK_MAX_PIXEL).sum())
+        least = SATURATED_MIN_FRACTION * features.IMAGE_PIXELS
+        bright = np.flatnonzero(sums >= least * SATURATED_PIXEL)
+        if len(bright):
+            self.saturated += int((_count_per_row(pixels[bright] >= SATURATED_PIXEL) >= least).sum())
 
     def merge(self, other: Summary) -> Summary:
         """Adds `other` into self; returns self."""

@@ -44,6 +44,19 @@ def test_summary_counts_labels_pixels_blank_and_saturated_images():
     np.testing.assert_allclose(drift.label_distribution(dataset)[[0, 1, 9]], [0.5, 0.25, 0.25])
 
 
+def test_blank_and_saturated_images_at_their_bounds():
+    half = features.IMAGE_PIXELS // 2  # SATURATED_MIN_FRACTION of the pixels
+    pixels = np.zeros((6, features.IMAGE_PIXELS), np.uint8)
+    pixels[0] = image_stats.BLANK_MAX_PIXEL  # blank: no pixel above the bound
+    pixels[1, 0] = image_stats.BLANK_MAX_PIXEL + 1  # dark, but one pixel visible
+    pixels[2, :half] = 255  # saturated: exactly half of its pixels at 255
+    pixels[3, : half - 1] = 255  # one short
+    pixels[3, half - 1 :] = 254  # ... though brighter on average than image 2
+    pixels[4, ::2] = 255  # saturated, spread out
+    summary = image_stats.Summary.empty().add(pixels, np.arange(6))
+    assert (summary.blank, summary.saturated) == (2, 2)  # image 5 (all 0) is blank too
+
+
 def test_summary_sums_and_histograms_are_exact_for_large_batches():
     # 5,000 images of bright noise: float32 sums of their squares over all the rows would round
     rng = np.random.default_rng(3)
