@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 from google.protobuf import text_format
+from PIL import Image
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 from common import idx
@@ -115,6 +116,11 @@ def test_statistics_of_the_run_parse_and_count_what_the_manifest_counts(preproce
     assert json.load(open(os.path.join(directory, findings.DRIFT_FILE))) is not None
     for name in ("report.md", "label_distribution.png", "class_means_train.png"):
         assert os.path.getsize(os.path.join(directory, name)) > 0
+    with Image.open(os.path.join(directory, "class_means_train.png")) as png:  # 3x enlarged, 2-pixel gaps
+        strip = np.asarray(png)
+    means = statistics.read_class_means(str(output_dir))["train"].reshape(-1, 28, 28)
+    assert strip.shape == (3 * 28, 3 * (10 * 28 + 9 * 2))
+    np.testing.assert_array_equal(strip[::3, 3 * 30 : 3 * 58 : 3], np.rint(means[1]))
 
 
 @pytest.mark.slow
