@@ -58,7 +58,7 @@ class Benchmark:
 
 FAST = {
     "preprocessing": Benchmark(_preprocessing, preprocessing.summary),
-    "statistics": Benchmark(lambda repeats: statistics.run(max(repeats, 5)), statistics.summary),
+    "statistics": Benchmark(lambda repeats: statistics.run(max(repeats, 7)), statistics.summary),
     "input_pipeline": Benchmark(lambda repeats: input_pipeline.run(repeats), input_pipeline.summary),
     "training": Benchmark(lambda repeats: training.run(max(repeats, 5)), training.summary),
     "serving": Benchmark(lambda repeats: serving.run(), serving.summary),
