@@ -38,7 +38,7 @@ setup(
         "numpy",
         "tqdm",
         "matplotlib",
-        "pillow",  # pipeline.image_stats: Image.histogram
+        "pillow",  # pipeline.image_stats: Image.histogram; pipeline.report: greyscale PNGs
         "scikit-learn",  # trainer.report: sklearn.metrics
         "threadpoolctl",  # pipeline.leakage: one BLAS thread for the hashes beside TensorFlow
         "cloudml-hypertune",
