@@ -104,8 +104,10 @@ def compare_splits(stats, thresholds: DriftThresholds, baseline=None) -> list[dr
     return found
 
 
-def finish(output_dir: str, class_names, thresholds: DriftThresholds, baseline=None):
+def finish(output_dir: str, stats, class_names, thresholds: DriftThresholds, baseline=None):
     """After a run: drift.json, anomalies.pbtxt and report.md in OUTPUT_DIR/statistics/.
+
+    `stats` is the run's DatasetFeatureStatisticsList (statistics.read_statistics(output_dir)).
 
     Returns:
       (leakage summary, drift findings, problems).
@@ -113,11 +115,11 @@ def finish(output_dir: str, class_names, thresholds: DriftThresholds, baseline=N
     from pipeline import report
 
     found = statistics.read_leakage(output_dir)
-    findings = compare_splits(statistics.read_statistics(output_dir), thresholds, baseline)
+    findings = compare_splits(stats, thresholds, baseline)
     directory = statistics.statistics_dir(output_dir)
     with tf.io.gfile.GFile(layout.join(directory, DRIFT_FILE), "w") as f:
         f.write(json.dumps(drift.to_json(findings), indent=2) + "\n")
     problems = drift_problems(findings) + leakage_problems(found)
     write_anomalies(layout.join(directory, ANOMALIES_FILE), problems)
-    report.write_report(output_dir, class_names, found, findings)
+    report.write_report(output_dir, stats, class_names, found, findings)
     return found, findings, problems

@@ -267,12 +267,13 @@ def _check_statistics(config: PreprocessConfig, staging_dir: str, counts: dict[s
     """
     if not config.statistics:
         return {}
-    counted = {d.name: d.num_examples for d in statistics.read_statistics(staging_dir).datasets}
+    stats = statistics.read_statistics(staging_dir)
+    counted = {d.name: d.num_examples for d in stats.datasets}
     if counted != counts:
         raise PipelineError(f"the statistics count {counted} examples, the shards hold {counts}")
     baseline = statistics.read_statistics(config.against) if config.against else None
     found, measured, problems = findings.finish(
-        staging_dir, features.class_names(config.dataset), config.drift, baseline
+        staging_dir, stats, features.class_names(config.dataset), config.drift, baseline
     )
     drifted = [f.line() for f in measured if f.breached]
     for line in drifted:

@@ -85,10 +85,9 @@ def _split_lines(dataset, class_names) -> list[str]:
     ]
 
 
-def write_report(output_dir: str, class_names, found: dict, findings: list) -> str:
-    """Writes report.md and its PNGs into OUTPUT_DIR/statistics/; returns the report's path."""
+def write_report(output_dir: str, stats, class_names, found: dict, findings: list) -> str:
+    """Writes report.md and its PNGs into OUTPUT_DIR/statistics/ (`stats`: its statistics.pb); returns its path."""
     directory = statistics.statistics_dir(output_dir)
-    stats = statistics.read_statistics(output_dir)
     _label_png(stats, class_names, layout.join(directory, LABELS_PNG))
     for split, means in statistics.read_class_means(output_dir).items():
         _means_png(means, layout.join(directory, f"class_means_{split}.png"))
